@@ -1,0 +1,1 @@
+"""Analysis: estimators, estimate jobs and downloads."""

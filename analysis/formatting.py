@@ -1,0 +1,77 @@
+"""Estimate tables rendered as text, CSV and JSON for commands and downloads."""
+
+import csv
+import io
+import json
+
+from analysis.estimators.breakdown import ESTIMATE_KEYS, table_rows
+
+CSV_COLUMNS = ("variable", "level", *ESTIMATE_KEYS)
+INTERVAL_NOTE = "95% confidence intervals use the normal approximation."
+
+
+def as_json(result: dict) -> str:
+    return json.dumps(result, indent=2, ensure_ascii=False)
+
+
+def as_csv(result: dict, bom: bool = False) -> str:
+    """One row per estimate, proportions as numbers; a BOM lets Excel read UTF-8."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    for row in table_rows(result):
+        writer.writerow(
+            {key: "" if row[key] is None else row[key] for key in CSV_COLUMNS}
+        )
+    return ("\ufeff" if bom else "") + buffer.getvalue()
+
+
+def number(value, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def as_text(result: dict) -> str:
+    """A fixed-width table like the founding memo's Table 1, for a terminal."""
+    header = (
+        "variable",
+        "level",
+        "share",
+        "mean C",
+        "mean T",
+        "estimate",
+        "SE",
+        "95% CI",
+        "n T/C",
+    )
+    lines = []
+    for row in table_rows(result):
+        ci = (
+            "-"
+            if row["ci_low"] is None
+            else f"[{number(row['ci_low'])}, {number(row['ci_high'])}]"
+        )
+        lines.append(
+            (
+                row["variable"],
+                row["level"],
+                number(row["share"]),
+                number(row["mean_control"]),
+                number(row["mean_treatment"]),
+                number(row["estimate"]),
+                number(row["se"]),
+                ci,
+                f"{row['n_treatment']}/{row['n_control']}",
+                row["note"] or "",
+            )
+        )
+    widths = [max(len(str(x[i])) for x in [header, *lines]) for i in range(len(header))]
+    out = ["  ".join(str(h).ljust(w) for h, w in zip(header, widths))]
+    for line in lines:
+        cells = "  ".join(str(c).ljust(w) for c, w in zip(line, widths))
+        out.append((cells + "  " + line[-1]).rstrip())
+    out.append("")
+    out.append(INTERVAL_NOTE)
+    missing = {k: v for k, v in result.get("missing", {}).items() if v}
+    for variable, n in missing.items():
+        out.append(f"{variable}: {n} respondents left out (missing count or value).")
+    return "\n".join(out) + "\n"

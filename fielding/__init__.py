@@ -1,0 +1,1 @@
+"""Fielding: respondents, their assignments to arms, and their responses."""

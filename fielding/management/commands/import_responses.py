@@ -1,0 +1,82 @@
+"""python manage.py import_responses FILE --items J --outcome COL --treat COL ..."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from fielding.importing import ImportSpec, responses_import
+from fielding.tabular import TableError, read_table
+from survey.cli import several
+from survey.models import Wave
+
+
+class Command(BaseCommand):
+    help = (
+        "Import respondent-level list-experiment data (CSV, UTF-8, comma or semicolon). "
+        "Without --wave, makes a survey and a draft wave named after the file. Every "
+        "bad row is reported; nothing is stored unless all rows are valid (exit 2)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file")
+        parser.add_argument("--items", type=int, required=True, help="J, control items")
+        parser.add_argument("--outcome", required=True, help="column with the count")
+        parser.add_argument(
+            "--treat", required=True, help="column: 1 treatment, 0 control"
+        )
+        parser.add_argument("--wave", type=int, help="id of a draft wave to fill")
+        parser.add_argument(
+            "--id", dest="id_column", default="", help="respondent id column"
+        )
+        parser.add_argument(
+            "--covariate", action="append", help="coded covariate column(s)"
+        )
+        parser.add_argument(
+            "--numeric", action="append", help="numeric covariate column(s)"
+        )
+        parser.add_argument("--weight", default="", help="respondent weight column")
+        parser.add_argument(
+            "--place", default="", help="settlement code or name column"
+        )
+
+    def handle(self, *args, **options):
+        path = Path(options["file"])
+        if not path.is_file():
+            raise CommandError(f"No such file: {path}", returncode=2)
+        if path.stat().st_size > settings.IMPORT_MAX_BYTES:
+            raise CommandError(
+                f"{path} is larger than the import limit of "
+                f"{settings.IMPORT_MAX_BYTES // 2**20} MB (IMPORT_MAX_BYTES).",
+                returncode=2,
+            )
+
+        wave = None
+        if options["wave"] is not None:
+            wave = Wave.objects.filter(pk=options["wave"]).first()
+            if wave is None:
+                raise CommandError(f"No wave with id {options['wave']}.", returncode=2)
+
+        spec = ImportSpec(
+            items=options["items"],
+            outcome=options["outcome"],
+            treat=options["treat"],
+            id_column=options["id_column"],
+            covariates=tuple(several(options["covariate"])),
+            numeric=tuple(several(options["numeric"])),
+            weight=options["weight"],
+            place=options["place"],
+        )
+        try:
+            table = read_table(path.read_bytes(), name=path.name)
+            summary = responses_import(table=table, spec=spec, wave=wave)
+        except TableError as error:
+            for line in error.lines():
+                self.stderr.write(f"{path.name}: {line}")
+            raise CommandError("Nothing was imported.", returncode=2) from None
+
+        self.stdout.write(
+            f"Imported {summary.respondents} respondents "
+            f"({summary.missing_counts} without a count) into wave "
+            f"{summary.wave.pk} “{summary.wave.name}”."
+        )

@@ -1,0 +1,245 @@
+"""Reading respondent-level tables (CSV) and checking list-experiment columns.
+
+Both the import and the file-based ``estimate`` command read the same kind of file:
+UTF-8 with or without a byte-order mark, comma or semicolon separated, the header on
+line 1. Every problem is reported with its line and column, so a user can fix a file in
+one pass instead of one error at a time.
+"""
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+
+from django.utils.translation import gettext as _
+
+MAX_PROBLEMS_SHOWN = 200
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int
+    column: str
+    reason: str
+
+    def __str__(self):
+        if self.column:
+            return _("line %(line)s, column “%(column)s”: %(reason)s") % {
+                "line": self.line,
+                "column": self.column,
+                "reason": self.reason,
+            }
+        return _("line %(line)s: %(reason)s") % {
+            "line": self.line,
+            "reason": self.reason,
+        }
+
+
+class TableError(Exception):
+    """A file, or some of its rows, that cannot be used; ``problems`` says why."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems[:MAX_PROBLEMS_SHOWN]))
+
+    def lines(self) -> list[str]:
+        shown = [str(p) for p in self.problems[:MAX_PROBLEMS_SHOWN]]
+        hidden = len(self.problems) - len(shown)
+        if hidden:
+            shown.append(_("… and %(n)s more problems.") % {"n": hidden})
+        return shown
+
+
+@dataclass
+class Table:
+    header: list[str]
+    rows: list[list[str]]
+    lines: list[int]
+    name: str = ""
+
+    def column(self, name: str) -> list[str]:
+        index = self.header.index(name)
+        return [row[index] for row in self.rows]
+
+
+@dataclass
+class ListColumns:
+    """The list experiment read from a table: counts (NaN = missing) and arms."""
+
+    counts: list[float]
+    treated: list[bool]
+    n_missing_count: int
+    problems: list[Problem] = field(default_factory=list)
+
+
+def decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise TableError(
+            [
+                Problem(
+                    line,
+                    "",
+                    _(
+                        "the file is not UTF-8 text (byte %(byte)s). Save it as "
+                        "“CSV UTF-8” and try again."
+                    )
+                    % {"byte": error.start + 1},
+                )
+            ]
+        ) from None
+
+
+def sniff_delimiter(first_line: str) -> str:
+    return ";" if first_line.count(";") > first_line.count(",") else ","
+
+
+def read_table(data: bytes, name: str = "") -> Table:
+    """Parse CSV bytes into a header and rows, refusing a file whose shape is wrong."""
+    text = decode(data)
+    if not text.strip():
+        raise TableError([Problem(1, "", _("the file is empty."))])
+
+    first_line = text.splitlines()[0] if text.splitlines() else ""
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter=sniff_delimiter(first_line)
+    )
+    problems = []
+    try:
+        header = [cell.strip() for cell in next(reader)]
+        rows, lines = [], []
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                problems.append(
+                    Problem(
+                        reader.line_num,
+                        "",
+                        _("has %(got)s fields but the header has %(want)s.")
+                        % {"got": len(row), "want": len(header)},
+                    )
+                )
+                continue
+            rows.append([cell.strip() for cell in row])
+            lines.append(reader.line_num)
+    except csv.Error as error:
+        raise TableError([Problem(reader.line_num, "", str(error))]) from None
+
+    problems = header_problems(header) + problems
+    if problems:
+        raise TableError(problems)
+    return Table(header=header, rows=rows, lines=lines, name=name)
+
+
+def header_problems(header: list[str]) -> list[Problem]:
+    problems = []
+    seen = set()
+    for position, name in enumerate(header, start=1):
+        if not name:
+            problems.append(
+                Problem(1, "", _("column %(n)s has no name.") % {"n": position})
+            )
+        elif name in seen:
+            problems.append(Problem(1, name, _("the column name appears twice.")))
+        seen.add(name)
+    return problems
+
+
+def require_columns(table: Table, columns: list[str]) -> None:
+    missing = [name for name in columns if name not in table.header]
+    if missing:
+        raise TableError(
+            [
+                Problem(
+                    1,
+                    name,
+                    _("no such column; the header has: %(columns)s")
+                    % {"columns": ", ".join(table.header)},
+                )
+                for name in missing
+            ]
+        )
+
+
+def parse_number(raw: str) -> float | None:
+    """A number as written in a file, or None if it is not one (commas as decimals ok)."""
+    try:
+        number = float(raw.replace(",", "."))
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def parse_whole(raw: str) -> int | None:
+    number = parse_number(raw)
+    if number is None or number != int(number):
+        return None
+    return int(number)
+
+
+def parse_treatment(raw: str) -> bool | None:
+    number = parse_whole(raw)
+    if number not in (0, 1):
+        return None
+    return number == 1
+
+
+def read_list_columns(
+    table: Table, *, outcome: str, treat: str, items: int
+) -> ListColumns:
+    """Counts and arms of a single-list experiment, checked row by row.
+
+    An empty count is missing (left out and counted); an empty or unknown treatment
+    value, a count that is not a whole number, or one outside 0..J (control) or 0..J+1
+    (treatment) is a problem naming the line and column.
+    """
+    require_columns(table, [outcome, treat])
+    outcome_at, treat_at = table.header.index(outcome), table.header.index(treat)
+    counts, treated, problems = [], [], []
+    n_missing = 0
+
+    for row, line in zip(table.rows, table.lines):
+        arm = parse_treatment(row[treat_at])
+        if arm is None:
+            problems.append(
+                Problem(
+                    line,
+                    treat,
+                    _("treatment must be 0 (control) or 1 (treatment), not “%(v)s”.")
+                    % {"v": row[treat_at]},
+                )
+            )
+            continue
+
+        raw = row[outcome_at]
+        if raw == "" or raw.upper() == "NA":
+            counts.append(math.nan)
+            treated.append(arm)
+            n_missing += 1
+            continue
+        count = parse_whole(raw)
+        top = items + 1 if arm else items
+        if count is None or not 0 <= count <= top:
+            problems.append(
+                Problem(
+                    line,
+                    outcome,
+                    _(
+                        "the count must be a whole number from 0 to %(top)s on the "
+                        "%(arm)s list, not “%(v)s”."
+                    )
+                    % {
+                        "top": top,
+                        "arm": _("treatment") if arm else _("control"),
+                        "v": raw,
+                    },
+                )
+            )
+            continue
+        counts.append(float(count))
+        treated.append(arm)
+
+    return ListColumns(counts, treated, n_missing, problems)
