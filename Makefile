@@ -30,11 +30,11 @@ lint: setup
 	$(VENV)/bin/ruff check .
 
 unit: setup
-	$(PY) manage.py makemigrations --check --dry-run
-	$(VENV)/bin/pytest -m "not integration"
+	TESTING=1 $(PY) manage.py makemigrations --check --dry-run
+	TESTING=1 $(VENV)/bin/pytest -m "not integration"
 
 integration: setup
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	TESTING=1 DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 		$(VENV)/bin/pytest -m integration
 
 test: lint unit integration

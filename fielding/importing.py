@@ -16,6 +16,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from fielding.models import Assignment, Respondent, Response
+from fielding.records import RespondentRecord, respondents_store
 from fielding.tabular import (
     Problem,
     Table,
@@ -35,7 +36,6 @@ from survey.models import (
     Survey,
     Wave,
 )
-from survey.selectors import stratum_lookup
 
 logger = logging.getLogger(__name__)
 
@@ -437,34 +437,21 @@ def create_survey_for(table: Table, spec: ImportSpec, rows: list[ParsedRow], use
 
 
 def store_rows(wave: Wave, experiment: ListExperiment, rows: list[ParsedRow]) -> None:
-    """Write respondents, assignments and responses in bulk (the caller holds the lock).
-
-    The item order shown is not known for imported data, so none is recorded.
-    """
-    stratum_of = stratum_lookup(wave)
-    respondents = Respondent.objects.bulk_create(
-        Respondent(
-            wave=wave,
-            external_id=row.external_id,
-            weight=row.weight,
-            place=row.place,
-            stratum=stratum_of(row.place),
-            answers=row.answers,
-        )
-        for row in rows
-    )
-    assignments = Assignment.objects.bulk_create(
-        Assignment(
-            respondent=respondent,
-            experiment=experiment,
-            arm="treatment" if row.treated else "control",
-            item_order={},
-            source=Assignment.IMPORT,
-        )
-        for respondent, row in zip(respondents, rows)
-    )
-    Response.objects.bulk_create(
-        Response(assignment=assignment, status=Response.COMPLETE, count=row.count)
-        for assignment, row in zip(assignments, rows)
-        if row.count is not None
+    """Imported rows as records; a row without a count has an assignment only."""
+    respondents_store(
+        wave=wave,
+        experiment=experiment,
+        source=Assignment.IMPORT,
+        records=[
+            RespondentRecord(
+                arm="treatment" if row.treated else "control",
+                status=None if row.count is None else Response.COMPLETE,
+                count=row.count,
+                external_id=row.external_id,
+                weight=row.weight,
+                place=row.place,
+                answers=row.answers,
+            )
+            for row in rows
+        ],
     )

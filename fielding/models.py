@@ -8,6 +8,7 @@ its own status, never a zero, and the database enforces it.
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -149,3 +150,27 @@ class Response(WaveGuarded):
 
     def guarded_wave(self) -> Wave:
         return self.assignment.respondent.wave
+
+    def clean(self):
+        """A count only when complete, and within the card's range for the arm."""
+        if self.status != self.COMPLETE:
+            if self.count is not None or self.second_count is not None:
+                raise ValidationError(
+                    {
+                        "count": _(
+                            "Only a complete response has a count; leave it empty."
+                        )
+                    }
+                )
+            return
+        if self.count is None:
+            raise ValidationError({"count": _("A complete response needs its count.")})
+        experiment = self.assignment.experiment
+        top = experiment.items_count() + (0 if self.assignment.arm == "control" else 1)
+        if self.count > top:
+            raise ValidationError(
+                {
+                    "count": _("The count on this card is at most %(top)s.")
+                    % {"top": top}
+                }
+            )

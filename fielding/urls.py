@@ -1,1 +1,9 @@
-urlpatterns = []
+from django.urls import path
+
+from fielding import views
+
+app_name = "fielding"
+
+urlpatterns = [
+    path("import/", views.import_responses, name="import"),
+]

@@ -1,0 +1,211 @@
+"""Estimate jobs: create one, and run one under a lease.
+
+``estimate_job_run`` is what both the Celery task and the in-process thread call. It
+claims the job with a conditional update, so a task delivered twice, or a second
+worker, finds nothing to do while a live run holds the lease; a run whose lease has
+lapsed (its worker died) may be taken over.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+import survey
+from analysis.errors import AnalysisError
+from analysis.estimators.breakdown import breakdown_table
+from analysis.formatting import INTERVAL_NOTE
+from analysis.models import EstimateJob
+from analysis.selectors import (
+    breakdown_options,
+    check_single_list,
+    default_experiment,
+    wave_list_data,
+)
+from survey.models import ListExperiment, Wave
+
+logger = logging.getLogger(__name__)
+
+
+def estimate_job_create(
+    *,
+    wave: Wave,
+    by: list[str],
+    user=None,
+    experiment: ListExperiment | None = None,
+    language: str = "en",
+) -> EstimateJob:
+    """Save a job for ``wave`` and hand it to the queue once the row is committed."""
+    from analysis.runner import job_dispatch
+
+    experiment = experiment or default_experiment(wave)
+    if experiment is None:
+        raise AnalysisError(_("This wave's survey has no list experiment."))
+    check_single_list(experiment)
+    known = {option.key for option in breakdown_options(wave.survey)}
+    unknown = [name for name in by if name not in known]
+    if unknown:
+        raise AnalysisError(
+            _("Cannot break down by %(names)s: not a covariate, recode or %(meta)s.")
+            % {"names": ", ".join(unknown), "meta": "stratum, region, place"}
+        )
+
+    with transaction.atomic():
+        job = EstimateJob.objects.create(
+            wave=wave,
+            experiment=experiment,
+            specification={
+                "estimator": "difference_in_means",
+                "by": by,
+                "language": language,
+            },
+            created_by=user,
+            software_version=survey.__version__,
+        )
+        transaction.on_commit(lambda: job_dispatch(job.pk))
+    logger.info("Estimate job %s saved for wave %s by %s", job.pk, wave.pk, by)
+    return job
+
+
+def lease_expiry():
+    return timezone.now() + timedelta(seconds=settings.JOB_LEASE_SECONDS)
+
+
+def job_claim(job_id: int) -> bool:
+    """Take the job if nobody holds it; True if this caller now runs it."""
+    now = timezone.now()
+    claimable = Q(status__in=[EstimateJob.PENDING, EstimateJob.QUEUED]) | Q(
+        status=EstimateJob.RUNNING, lease_until__lt=now
+    )
+    taken = (
+        EstimateJob.objects.filter(claimable, pk=job_id).update(
+            status=EstimateJob.RUNNING,
+            lease_until=lease_expiry(),
+            started_at=now,
+            progress=0.0,
+            attempts=F("attempts") + 1,
+            message=_("Started."),
+        )
+        == 1
+    )
+    return taken
+
+
+def job_progress(job_id: int, progress: float, message: str) -> None:
+    """Record progress and renew the lease, as long as the job is still running."""
+    EstimateJob.objects.filter(pk=job_id, status=EstimateJob.RUNNING).update(
+        progress=progress, message=message, lease_until=lease_expiry()
+    )
+
+
+def job_finish(job_id: int, **fields) -> None:
+    EstimateJob.objects.filter(pk=job_id, status=EstimateJob.RUNNING).update(
+        finished_at=timezone.now(), lease_until=None, **fields
+    )
+
+
+def estimate_job_run(job_id: int) -> None:
+    """Run a job to the end, storing its result or the reason it failed."""
+    if not job_claim(job_id):
+        logger.info("Estimate job %s is finished or held by another worker", job_id)
+        return
+
+    job = EstimateJob.objects.select_related("wave__survey", "experiment").get(
+        pk=job_id
+    )
+    try:
+        result, data = estimate_compute(job)
+    except AnalysisError as error:
+        logger.warning(
+            "Estimate job %s on wave %s failed: %s", job_id, job.wave_id, error
+        )
+        job_finish(
+            job_id,
+            status=EstimateJob.FAILED,
+            failure_reason=str(error),
+            message=str(error),
+        )
+        return
+    except Exception as error:
+        logger.exception(
+            "Estimate job %s on wave %s stopped by an error", job_id, job.wave_id
+        )
+        reason = _("The job stopped because of an unexpected error (%(kind)s).") % {
+            "kind": type(error).__name__
+        }
+        job_finish(
+            job_id, status=EstimateJob.FAILED, failure_reason=reason, message=reason
+        )
+        return
+
+    job_finish(
+        job_id,
+        status=EstimateJob.SUCCEEDED,
+        progress=1.0,
+        result=result,
+        responses_used=data.n_used,
+        responses_checksum=data.checksum,
+        message=_("Done."),
+    )
+    logger.info(
+        "Estimate job %s on wave %s succeeded (%s responses)",
+        job_id,
+        job.wave_id,
+        data.n_used,
+    )
+
+
+def estimate_compute(job: EstimateJob):
+    """Load the wave's data, check it can be estimated, and build the result."""
+    spec = job.specification
+    by = spec.get("by", [])
+    job_progress(job.pk, 0.05, _("Loading responses."))
+    data = wave_list_data(job.wave, job.experiment, by, spec.get("language", "en"))
+
+    n_treatment = int(data.treated.sum())
+    n_control = data.n_used - n_treatment
+    if n_treatment == 0 or n_control == 0:
+        empty = _("treatment") if n_treatment == 0 else _("control")
+        raise AnalysisError(
+            _(
+                "The wave has no complete responses in the %(arm)s arm, so there is "
+                "nothing to compare: a difference in means needs both arms."
+            )
+            % {"arm": empty}
+        )
+
+    def progress(done: int, total: int) -> None:
+        job_progress(
+            job.pk,
+            0.1 + 0.85 * done / total,
+            _("Estimated %(done)s of %(total)s breakdowns.")
+            % {"done": done, "total": total},
+        )
+
+    job_progress(job.pk, 0.1, _("Estimating."))
+    table = breakdown_table(data.counts, data.treated, data.variables, progress)
+    for group in table["groups"]:
+        group["label"] = data.labels.get(group["variable"], {}).get(
+            group["level"], group["level"]
+        )
+
+    table.update(
+        {
+            "interval": INTERVAL_NOTE,
+            "statuses": data.statuses,
+            "n_assigned": data.n_assigned,
+            "n_used": data.n_used,
+            "n_simulated": data.n_simulated,
+            "checksum": data.checksum,
+            "wave": {"id": job.wave.pk, "name": job.wave.name},
+            "experiment": job.experiment.code,
+            "items": job.experiment.items_count(),
+            "specification": spec,
+            "software_version": survey.__version__,
+        }
+    )
+    return table, data

@@ -1,0 +1,47 @@
+from django.contrib import admin
+
+from fielding.models import Assignment, Respondent, Response
+from survey.admin import ClosedWaveReadOnly
+
+
+class AssignmentInline(ClosedWaveReadOnly, admin.TabularInline):
+    model = Assignment
+    extra = 0
+    fields = ["experiment", "arm", "item_order", "source"]
+    readonly_fields = ["arm", "item_order", "source"]
+
+    def wave_of(self, obj):
+        return obj.wave if obj is not None else None
+
+
+@admin.register(Respondent)
+class RespondentAdmin(ClosedWaveReadOnly, admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "wave",
+        "place",
+        "stratum",
+        "mode",
+        "interviewer",
+        "received_at",
+    ]
+    list_filter = ["wave", "mode"]
+    search_fields = ["external_id"]
+    readonly_fields = ["client_uuid", "received_at"]
+    inlines = [AssignmentInline]
+
+
+@admin.register(Response)
+class ResponseAdmin(ClosedWaveReadOnly, admin.ModelAdmin):
+    """Counts can be corrected here; the arm and item order never change."""
+
+    list_display = ["assignment", "status", "count", "second_count", "source"]
+    list_filter = ["status", "assignment__respondent__wave"]
+    readonly_fields = ["assignment"]
+
+    def wave_of(self, obj):
+        return obj.assignment.respondent.wave
+
+    @admin.display(description="source")
+    def source(self, obj):
+        return obj.assignment.get_source_display()

@@ -1,0 +1,62 @@
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from survey.cli import several
+from survey.models import Wave
+
+
+class ImportForm(forms.Form):
+    """The web form of ``import_responses``: a file and which columns hold what."""
+
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_(
+            "UTF-8 (with or without BOM), comma or semicolon separated, header on line 1."
+        ),
+    )
+    wave = forms.ModelChoiceField(
+        queryset=Wave.objects.filter(status=Wave.DRAFT),
+        required=False,
+        label=_("Fill this draft wave"),
+        help_text=_("Leave empty to make a new survey and wave named after the file."),
+    )
+    items = forms.IntegerField(
+        min_value=1, max_value=50, label=_("Control items (J)"), initial=3
+    )
+    outcome = forms.CharField(label=_("Count column"), initial="y")
+    treat = forms.CharField(
+        label=_("Treatment column"),
+        initial="treat",
+        help_text=_("1 treatment, 0 control."),
+    )
+    id_column = forms.CharField(label=_("Respondent id column"), required=False)
+    covariates = forms.CharField(
+        label=_("Coded covariate columns"),
+        required=False,
+        help_text=_("Comma-separated."),
+    )
+    numeric = forms.CharField(
+        label=_("Numeric covariate columns"),
+        required=False,
+        help_text=_("Comma-separated."),
+    )
+    weight = forms.CharField(label=_("Weight column"), required=False)
+    place = forms.CharField(
+        label=_("Place column"), required=False, help_text=_("Settlement code or name.")
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > settings.IMPORT_MAX_BYTES:
+            raise forms.ValidationError(
+                _("The file is larger than the import limit of %(mb)s MB.")
+                % {"mb": settings.IMPORT_MAX_BYTES // 2**20}
+            )
+        return upload
+
+    def clean_covariates(self):
+        return tuple(several([self.cleaned_data["covariates"]]))
+
+    def clean_numeric(self):
+        return tuple(several([self.cleaned_data["numeric"]]))

@@ -1,0 +1,169 @@
+"""Django admin for administrators: surveys, cards, questions, places and waves.
+
+A closed wave and everything recorded in it shows read-only here, and the models refuse
+any save or delete of them whatever the admin allows.
+"""
+
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+
+from survey.errors import SurveyError
+from survey.models import (
+    CardText,
+    Choice,
+    CovariateQuestion,
+    Item,
+    ItemList,
+    ListExperiment,
+    Recode,
+    Region,
+    Settlement,
+    Stratum,
+    Survey,
+    Wave,
+)
+from survey.services import wave_close, wave_open
+
+
+class ClosedWaveReadOnly:
+    """Admin mixin: no change or delete once the object's wave is closed."""
+
+    def wave_of(self, obj):
+        return getattr(obj, "wave", None)
+
+    def closed(self, obj) -> bool:
+        wave = self.wave_of(obj) if obj is not None else None
+        return wave is not None and wave.is_closed
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not self.closed(obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not self.closed(obj)
+
+    def has_add_permission(self, request, obj=None):
+        args = (
+            (request, obj)
+            if isinstance(self, admin.options.InlineModelAdmin)
+            else (request,)
+        )
+        return super().has_add_permission(*args) and not self.closed(obj)
+
+
+class ItemListInline(admin.TabularInline):
+    model = ItemList
+    extra = 0
+
+
+class ItemInline(admin.TabularInline):
+    model = Item
+    extra = 0
+    fields = ["code", "kind", "item_list", "position"]
+
+
+class CardTextInline(admin.TabularInline):
+    model = CardText
+    extra = 0
+    fields = ["item", "language", "text", "version", "needs_review"]
+    readonly_fields = ["version"]
+
+
+@admin.register(ListExperiment)
+class ListExperimentAdmin(admin.ModelAdmin):
+    list_display = ["name", "survey", "code", "design", "texts_to_review"]
+    inlines = [ItemListInline, ItemInline, CardTextInline]
+
+    @admin.display(description=_("translations awaiting review"))
+    def texts_to_review(self, obj):
+        return obj.texts.filter(needs_review=True).count()
+
+
+class ChoiceInline(admin.TabularInline):
+    model = Choice
+    extra = 0
+
+
+@admin.register(CovariateQuestion)
+class CovariateQuestionAdmin(admin.ModelAdmin):
+    list_display = ["code", "survey", "kind", "position", "needs_review"]
+    list_filter = ["survey"]
+    inlines = [ChoiceInline]
+
+
+@admin.register(Recode)
+class RecodeAdmin(admin.ModelAdmin):
+    list_display = ["name", "survey", "question", "mapping"]
+
+
+class ExperimentInline(admin.TabularInline):
+    model = ListExperiment
+    extra = 0
+    fields = ["code", "name", "design", "position"]
+    show_change_link = True
+
+
+@admin.register(Survey)
+class SurveyAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "languages", "created_at"]
+    inlines = [ExperimentInline]
+
+
+@admin.register(Region)
+class RegionAdmin(admin.ModelAdmin):
+    list_display = ["name", "code"]
+
+
+@admin.register(Settlement)
+class SettlementAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "region", "kind", "official_code"]
+    list_filter = ["region", "kind"]
+    search_fields = ["name", "code"]
+
+
+class StratumInline(ClosedWaveReadOnly, admin.TabularInline):
+    model = Stratum
+    extra = 0
+    fields = [
+        "code",
+        "name",
+        "settlements",
+        "is_rest",
+        "quota",
+        "design_weight",
+        "position",
+    ]
+
+    def wave_of(self, obj):
+        return obj
+
+
+@admin.register(Wave)
+class WaveAdmin(ClosedWaveReadOnly, admin.ModelAdmin):
+    list_display = ["name", "survey", "status", "starts_on", "ends_on", "opened_at"]
+    list_filter = ["status", "survey"]
+    readonly_fields = ["status", "seed", "opened_at", "closed_at", "frozen_cards"]
+    filter_horizontal = ["interviewers"]
+    inlines = [StratumInline]
+    actions = ["open_waves", "close_waves"]
+
+    def wave_of(self, obj):
+        return obj
+
+    def run_action(self, request, queryset, service, done):
+        for wave in queryset:
+            try:
+                service(wave=wave)
+            except SurveyError as error:
+                self.message_user(request, str(error), messages.ERROR)
+            else:
+                self.message_user(request, done % {"wave": wave.name}, messages.SUCCESS)
+
+    @admin.action(
+        description=_("Open selected waves for fieldwork (freezes their cards)")
+    )
+    def open_waves(self, request, queryset):
+        self.run_action(request, queryset, wave_open, _("Opened “%(wave)s”."))
+
+    @admin.action(description=_("Close selected waves (they become read-only)"))
+    def close_waves(self, request, queryset):
+        self.run_action(request, queryset, wave_close, _("Closed “%(wave)s”."))
