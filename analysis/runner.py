@@ -34,7 +34,9 @@ def dispatch_to_celery(job_id: int) -> None:
     from analysis.tasks import run_estimate_job
 
     try:
-        run_estimate_job.apply_async(args=[job_id], retry=False)
+        run_estimate_job.apply_async(
+            args=[job_id], queue=settings.CELERY_TASK_DEFAULT_QUEUE, retry=False
+        )
     except Exception:
         logger.exception("Job queue unreachable; estimate job %s stays pending", job_id)
         EstimateJob.objects.filter(pk=job_id, status=EstimateJob.PENDING).update(

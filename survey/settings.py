@@ -179,7 +179,14 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+# Redelivery after a worker dies comes sooner than Redis's default hour; a job row's
+# lease, not this timeout, keeps a redelivered task from running beside a live one.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 600,
+    "socket_connect_timeout": 3,
+    "max_retries": 0,
+}
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "listexp")
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 120)
 
