@@ -14,7 +14,14 @@ from django.utils.translation import gettext_lazy
 
 from analysis.errors import AnalysisError
 from fielding.models import Assignment, Response
-from survey.models import CovariateQuestion, ListExperiment, Survey, Wave
+from survey.models import (
+    CovariateQuestion,
+    ListExperiment,
+    Region,
+    Settlement,
+    Survey,
+    Wave,
+)
 
 FIELDING_VARIABLES = {
     "stratum": gettext_lazy("stratum"),
@@ -78,13 +85,21 @@ def check_single_list(experiment: ListExperiment) -> None:
         )
 
 
-def level_labels(survey: Survey, language: str) -> dict[str, dict[str, str]]:
-    """Display labels of levels, by variable and level code."""
+def level_labels(wave: Wave, language: str) -> dict[str, dict[str, str]]:
+    """Display labels of levels by variable and level code, in display order."""
+    survey = wave.survey
     labels: dict[str, dict[str, str]] = {}
     for question in survey.questions.filter(kind=CovariateQuestion.CODED):
         labels[question.code] = {
             c.code: c.label(language) for c in question.choices.all()
         }
+    for recode in survey.recodes.all():
+        labels[recode.name] = {
+            level: recode.level_label(level, language) for level in recode.levels()
+        }
+    labels["stratum"] = {s.code: s.name for s in wave.strata.all()}
+    labels["region"] = {r.code: r.name for r in Region.objects.all()}
+    labels["place"] = {p.code: p.name for p in Settlement.objects.all()}
     return labels
 
 
@@ -146,7 +161,7 @@ def wave_list_data(
         counts=np.asarray(counts, dtype=float),
         treated=np.asarray(treated, dtype=bool),
         variables={name: np.asarray(v, dtype=object) for name, v in levels.items()},
-        labels=level_labels(wave.survey, language),
+        labels=level_labels(wave, language),
         statuses={
             arm: {key: counter.get(key, 0) for key in STATUS_KEYS}
             for arm, counter in statuses.items()

@@ -205,19 +205,15 @@ def parse_rows(table: Table, spec: ImportSpec, wave: Wave | None):
         table, outcome=spec.outcome, treat=spec.treat, items=spec.items
     )
     problems = list(columns.problems)
-    bad_lines = {p.line for p in problems}
     index = {name: table.header.index(name) for name in spec.columns()}
     choices = existing_choices(wave)
     places = place_lookup() if spec.place else {}
     seen_ids: dict[str, int] = {}
     rows = []
 
-    good = (
-        (row, line)
-        for row, line in zip(table.rows, table.lines)
-        if line not in bad_lines
-    )
-    for (row, line), count, treated in zip(good, columns.counts, columns.treated):
+    for row, line, count, treated, valid in zip(
+        table.rows, table.lines, columns.counts, columns.treated, columns.valid
+    ):
         parsed = ParsedRow(line, None if count != count else int(count), treated)
         row_problems = []
 
@@ -305,7 +301,7 @@ def parse_rows(table: Table, spec: ImportSpec, wave: Wave | None):
                 parsed.answers[column] = raw
 
         problems.extend(row_problems)
-        if not row_problems:
+        if valid and not row_problems:
             rows.append(parsed)
 
     if wave is None:

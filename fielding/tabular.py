@@ -64,10 +64,15 @@ class Table:
 
 @dataclass
 class ListColumns:
-    """The list experiment read from a table: counts (NaN = missing) and arms."""
+    """The list experiment read from a table, one entry per row of the table.
+
+    ``counts`` holds NaN where the count is missing or invalid; ``valid`` is False for
+    a row with a problem in its count or arm (the problem is in ``problems``).
+    """
 
     counts: list[float]
     treated: list[bool]
+    valid: list[bool]
     n_missing_count: int
     problems: list[Problem] = field(default_factory=list)
 
@@ -198,13 +203,19 @@ def read_list_columns(
     """
     require_columns(table, [outcome, treat])
     outcome_at, treat_at = table.header.index(outcome), table.header.index(treat)
-    counts, treated, problems = [], [], []
+    counts, treated, valid, problems = [], [], [], []
     n_missing = 0
+
+    def invalid(problem: Problem) -> None:
+        problems.append(problem)
+        counts.append(math.nan)
+        treated.append(False)
+        valid.append(False)
 
     for row, line in zip(table.rows, table.lines):
         arm = parse_treatment(row[treat_at])
         if arm is None:
-            problems.append(
+            invalid(
                 Problem(
                     line,
                     treat,
@@ -218,12 +229,13 @@ def read_list_columns(
         if raw == "" or raw.upper() == "NA":
             counts.append(math.nan)
             treated.append(arm)
+            valid.append(True)
             n_missing += 1
             continue
         count = parse_whole(raw)
         top = items + 1 if arm else items
         if count is None or not 0 <= count <= top:
-            problems.append(
+            invalid(
                 Problem(
                     line,
                     outcome,
@@ -241,5 +253,6 @@ def read_list_columns(
             continue
         counts.append(float(count))
         treated.append(arm)
+        valid.append(True)
 
-    return ListColumns(counts, treated, n_missing, problems)
+    return ListColumns(counts, treated, valid, n_missing, problems)

@@ -233,6 +233,15 @@ UNIVERSITY_RECODE = {
     "6": "university",
 }
 
+UNIVERSITY_LABELS = {
+    "secondary_or_less": {
+        "en": "Secondary or less",
+        "ru": "Среднее и ниже",
+        "kk": "Орта және одан төмен",
+    },
+    "university": {"en": "University", "ru": "Высшее", "kk": "Жоғары"},
+}
+
 # (region code, region name, [(settlement code, name, kind)]). Official codes are left
 # empty: this project does not hold a verified copy of the national classifier.
 PLACES = [
@@ -383,6 +392,7 @@ def survey_create() -> Survey:
                 question=question,
                 name="university",
                 mapping=UNIVERSITY_RECODE,
+                labels=UNIVERSITY_LABELS,
             )
     CovariateQuestion.objects.create(
         survey=survey,

@@ -305,6 +305,13 @@ class Recode(models.Model):
     )
     name = models.CharField(max_length=60, validators=[validate_variable_name])
     mapping = models.JSONField(default=dict)
+    labels = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_(
+            'Each level\'s label by language, e.g. {"university": {"en": "University"}}.'
+        ),
+    )
 
     class Meta:
         ordering = ["survey", "name"]
@@ -316,6 +323,14 @@ class Recode(models.Model):
 
     def __str__(self):
         return self.name
+
+    def levels(self) -> list[str]:
+        """Level names in the order of the choices they come from."""
+        return list(dict.fromkeys(self.mapping.values()))
+
+    def level_label(self, level: str, language: str = "en") -> str:
+        labels = self.labels.get(level, {})
+        return labels.get(language) or labels.get("en") or level
 
     def clean(self):
         if self.question_id and self.question.kind != CovariateQuestion.CODED:
