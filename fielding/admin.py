@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from fielding.models import Assignment, Respondent, Response
 from survey.admin import ClosedWaveReadOnly
+from survey.models import Wave
 
 
 class AssignmentInline(ClosedWaveReadOnly, admin.TabularInline):
@@ -30,14 +31,25 @@ class RespondentAdmin(ClosedWaveReadOnly, admin.ModelAdmin):
     readonly_fields = ["client_uuid", "received_at"]
     inlines = [AssignmentInline]
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "wave":
+            kwargs["queryset"] = Wave.objects.open_for_changes()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
 
 @admin.register(Response)
 class ResponseAdmin(ClosedWaveReadOnly, admin.ModelAdmin):
-    """Counts can be corrected here; the arm and item order never change."""
+    """Counts can be corrected here; the arm and item order never change.
+
+    Responses are added by interviews, imports and simulation, never here.
+    """
 
     list_display = ["assignment", "status", "count", "second_count", "source"]
     list_filter = ["status", "assignment__respondent__wave"]
     readonly_fields = ["assignment"]
+
+    def has_add_permission(self, request):
+        return False
 
     def wave_of(self, obj):
         return obj.assignment.respondent.wave

@@ -1,7 +1,7 @@
 from django import forms
-from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from fielding.importing import size_problem
 from survey.cli import several
 from survey.models import Wave
 
@@ -48,11 +48,9 @@ class ImportForm(forms.Form):
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        if upload.size > settings.IMPORT_MAX_BYTES:
-            raise forms.ValidationError(
-                _("The file is larger than the import limit of %(mb)s MB.")
-                % {"mb": settings.IMPORT_MAX_BYTES // 2**20}
-            )
+        problem = size_problem(upload.size)
+        if problem:
+            raise forms.ValidationError(problem)
         return upload
 
     def clean_covariates(self):

@@ -10,7 +10,9 @@ import logging
 import re
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -81,6 +83,16 @@ class ParsedRow:
     weight: float | None = None
     place: Settlement | None = None
     answers: dict = field(default_factory=dict)
+
+
+def size_problem(size: int) -> str | None:
+    """Why a file of ``size`` bytes cannot be imported, or None if it can."""
+    if size <= settings.IMPORT_MAX_BYTES:
+        return None
+    return _("The file (%(size)s) is larger than the import limit of %(limit)s.") % {
+        "size": filesizeformat(size),
+        "limit": filesizeformat(settings.IMPORT_MAX_BYTES),
+    }
 
 
 def natural_key(value: str):

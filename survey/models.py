@@ -479,12 +479,20 @@ class WaveGuarded(models.Model):
     def guarded_wave(self) -> Wave:
         raise NotImplementedError
 
-    def save(self, *args, **kwargs):
+    def refuse_if_closed(self):
+        """Refuse if the row's wave is closed, now or as stored (no moving rows out)."""
         self.guarded_wave().refuse_if_closed()
+        if self.pk is not None:
+            stored = type(self).objects.filter(pk=self.pk).first()
+            if stored is not None:
+                stored.guarded_wave().refuse_if_closed()
+
+    def save(self, *args, **kwargs):
+        self.refuse_if_closed()
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        self.guarded_wave().refuse_if_closed()
+        self.refuse_if_closed()
         return super().delete(*args, **kwargs)
 
 

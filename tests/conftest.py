@@ -92,3 +92,52 @@ def race_wave(db):
 def demo_wave(db):
     """The founding survey's pilot wave with its 1,000 simulated respondents."""
     return demo_load()
+
+
+@pytest.fixture
+def stored_rows(db):
+    """A function giving how many surveys, waves and data rows are stored, by model.
+
+    Tests of refused imports and commands compare it before and after, to show that
+    nothing was written.
+    """
+    from fielding.models import Assignment, Respondent, Response
+    from survey.models import CovariateQuestion, Survey, Wave
+
+    models = [Survey, Wave, CovariateQuestion, Respondent, Assignment, Response]
+
+    def counts() -> dict[str, int]:
+        return {model.__name__: model.objects.count() for model in models}
+
+    return counts
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Hash new passwords quickly; the default hasher takes a third of a second each.
+
+    PBKDF2 stays second in the list so that passwords stored by a real run (a demo
+    database, a subprocess) still check.
+    """
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
+
+
+@pytest.fixture
+def small_wave(db):
+    """A draft wave of four imported respondents (J = 3), the last without a count.
+
+    For tests that need a wave with data but not race.csv's 1,213 rows.
+    """
+    data = b"y,treat,south\n1,0,1\n3,1,0\n2,0,0\n,1,1\n"
+    summary = import_csv(
+        data,
+        name="small.csv",
+        items=3,
+        outcome="y",
+        treat="treat",
+        covariates=("south",),
+    )
+    return summary.wave

@@ -2,10 +2,9 @@
 
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from fielding.importing import ImportSpec, responses_import
+from fielding.importing import ImportSpec, responses_import, size_problem
 from fielding.tabular import TableError, read_table
 from survey.cli import several
 from survey.models import Wave
@@ -44,11 +43,10 @@ class Command(BaseCommand):
         path = Path(options["file"])
         if not path.is_file():
             raise CommandError(f"No such file: {path}", returncode=2)
-        if path.stat().st_size > settings.IMPORT_MAX_BYTES:
+        problem = size_problem(path.stat().st_size)
+        if problem:
             raise CommandError(
-                f"{path} is larger than the import limit of "
-                f"{settings.IMPORT_MAX_BYTES // 2**20} MB (IMPORT_MAX_BYTES).",
-                returncode=2,
+                f"{path.name}: {problem} (IMPORT_MAX_BYTES)", returncode=2
             )
 
         wave = None

@@ -1,0 +1,118 @@
+"""Reading respondent-level CSV files: encodings, separators, shapes and problems."""
+
+import pytest
+
+from fielding.tabular import TableError, read_table
+
+
+def problems_in(data: bytes) -> list[str]:
+    """The problems ``read_table`` reports for ``data``, as the user reads them."""
+    with pytest.raises(TableError) as raised:
+        read_table(data)
+    return raised.value.lines()
+
+
+def test_it_reads_utf8_with_a_byte_order_mark():
+    table = read_table("y,treat\n2,1\n".encode("utf-8-sig"))
+
+    assert table.header == ["y", "treat"]
+    assert table.rows == [["2", "1"]]
+
+
+def test_it_reads_a_semicolon_separated_file_with_decimal_commas():
+    table = read_table(b"y;treat;age\n2;1;3,5\n3;0;41\n")
+
+    assert table.header == ["y", "treat", "age"]
+    assert table.column("age") == ["3,5", "41"]
+
+
+def test_it_keeps_kazakh_and_cyrillic_names_and_values_intact():
+    data = "y;treat;жынысы;пол\n2;1;Әйел;Женский\n1;0;Ер;Мужской\n".encode("utf-8-sig")
+
+    table = read_table(data)
+
+    assert table.header == ["y", "treat", "жынысы", "пол"]
+    assert table.column("жынысы") == ["Әйел", "Ер"]
+    assert table.column("пол") == ["Женский", "Мужской"]
+
+
+def test_it_refuses_a_file_that_is_not_utf8_and_says_how_to_save_it():
+    data = b"y,treat,sex\n1,0,m\n2,1,f\n" + "3,1,Женский\n".encode("cp1251")
+
+    [problem] = problems_in(data)
+
+    assert problem.startswith("line 4: the file is not UTF-8 text")
+    assert "Save it as “CSV UTF-8” and try again." in problem
+
+
+def test_it_reports_a_ragged_line_with_its_line_number():
+    assert problems_in(b"y,treat\n1,0\n2,1,9\n") == [
+        "line 3: has 3 fields but the header has 2."
+    ]
+
+
+def test_it_reports_every_ragged_line_counting_blank_lines():
+    data = b"y,treat\n1,0\n\n2,1,9\n3\n"
+
+    assert problems_in(data) == [
+        "line 4: has 3 fields but the header has 2.",
+        "line 5: has 1 fields but the header has 2.",
+    ]
+
+
+def test_it_skips_blank_lines_and_keeps_each_rows_own_line():
+    table = read_table(b"y,treat\n\n1,0\n   \n,\n2,1\n\n")
+
+    assert table.rows == [["1", "0"], ["2", "1"]]
+    assert table.lines == [3, 6]
+
+
+def test_it_gives_a_row_after_a_multi_line_cell_its_own_line():
+    data = b'y,treat,note\n1,0,"two\nlines"\n2,1,x,y\n'
+
+    assert problems_in(data) == ["line 4: has 4 fields but the header has 3."]
+
+
+def test_it_reads_windows_line_endings_and_trims_spaces_around_cells():
+    table = read_table(b" y , treat \r\n 1 , 0 \r\n")
+
+    assert table.header == ["y", "treat"]
+    assert table.rows == [["1", "0"]]
+
+
+def test_it_names_a_duplicated_column_and_the_position_of_an_unnamed_one():
+    assert problems_in(b"y,,treat,y\n1,2,0,3\n") == [
+        "line 1: column 2 has no name.",
+        "line 1, column “y”: the column name appears twice.",
+    ]
+
+
+def test_it_reports_header_and_row_problems_together():
+    assert problems_in(b"y,y\n1\n") == [
+        "line 1, column “y”: the column name appears twice.",
+        "line 2: has 1 fields but the header has 2.",
+    ]
+
+
+@pytest.mark.parametrize("data", [b"", b"\n  \n", "\ufeff".encode()])
+def test_it_refuses_an_empty_file(data):
+    assert problems_in(data) == ["line 1: the file is empty."]
+
+
+def test_it_reads_a_header_without_rows_as_an_empty_table():
+    table = read_table(b"y,treat\n", name="empty.csv")
+
+    assert table.header == ["y", "treat"]
+    assert table.rows == []
+    assert table.name == "empty.csv"
+
+
+def test_it_shows_the_first_200_problems_and_counts_the_rest():
+    data = b"y,treat\n" + b"1,0,9\n" * 205
+
+    shown = problems_in(data)
+
+    assert len(shown) == 201
+    assert shown[0] == "line 2: has 3 fields but the header has 2."
+    assert shown[199] == "line 201: has 3 fields but the header has 2."
+    assert shown[200] == "… and 5 more problems."
