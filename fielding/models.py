@@ -63,6 +63,69 @@ class Respondent(WaveGuarded):
         return self.wave
 
 
+class AllocationSlot(WaveGuarded):
+    """One position of a stratum's allocation sequence in a wave.
+
+    Slots are made from the wave's seed and plan (``fielding.sequences``) ahead of use
+    and handed out strictly in order, each once: the unique (wave, experiment, stratum,
+    position) constraint and the stratum row lock make a double hand-out impossible.
+    A used slot records who allocated it, with which device and when; the respondent
+    records where. A released slot is ``skipped`` and never handed out again.
+    """
+
+    AVAILABLE = "available"
+    RESERVED = "reserved"
+    USED = "used"
+    SKIPPED = "skipped"
+    STATUS_CHOICES = [
+        (AVAILABLE, _("available")),
+        (RESERVED, _("reserved by a device")),
+        (USED, _("used")),
+        (SKIPPED, _("skipped")),
+    ]
+
+    wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="slots")
+    experiment = models.ForeignKey(
+        ListExperiment, on_delete=models.CASCADE, related_name="slots"
+    )
+    stratum = models.ForeignKey(Stratum, on_delete=models.CASCADE, related_name="slots")
+    position = models.PositiveIntegerField()
+    block = models.PositiveIntegerField()
+    arm = models.CharField(max_length=60)
+    item_order = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=AVAILABLE)
+    allocated_at = models.DateTimeField(null=True, blank=True)
+    allocated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    device_label = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["wave", "experiment", "stratum", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["wave", "experiment", "stratum", "position"],
+                name="slot_position_unique",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["wave", "experiment", "stratum", "status", "position"],
+                name="slot_next_available",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.stratum.code} #{self.position}: {self.arm} ({self.status})"
+
+    def guarded_wave(self) -> Wave:
+        return self.wave
+
+
 class Assignment(WaveGuarded):
     """A respondent's arm in one list experiment and the item order shown.
 
@@ -89,7 +152,15 @@ class Assignment(WaveGuarded):
     arm = models.CharField(max_length=60)
     item_order = models.JSONField(default=dict, blank=True)
     source = models.CharField(max_length=12, choices=SOURCE_CHOICES)
+    slot = models.OneToOneField(
+        AllocationSlot,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assignment",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    card_shown_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["respondent", "experiment"]
@@ -174,3 +245,35 @@ class Response(WaveGuarded):
                     % {"top": top}
                 }
             )
+
+
+class WebLink(WaveGuarded):
+    """A single-use link for web self-completion; only a hash of its token is kept.
+
+    The link is used up when its respondent submits the last page; until then, opening
+    it again continues the same interview where it stopped.
+    """
+
+    wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="web_links")
+    stratum = models.ForeignKey(
+        Stratum, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    respondent = models.OneToOneField(
+        Respondent,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="web_link",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["wave", "id"]
+
+    def __str__(self):
+        return f"web link {self.pk} ({'used' if self.used_at else 'open'})"
+
+    def guarded_wave(self) -> Wave:
+        return self.wave

@@ -7,42 +7,30 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from fielding.allocation import wave_plan
+from fielding.errors import FieldingError
+from survey.cards import card_problems, card_snapshot
 from survey.errors import SurveyError
-from survey.models import Survey, Wave
+from survey.models import Stratum, Wave
 
 logger = logging.getLogger(__name__)
 
 
-def card_snapshot(survey: Survey) -> dict:
-    """Every list experiment's items and texts, with their versions, as plain data."""
-    snapshot = {}
-    for experiment in survey.experiments.prefetch_related(
-        "lists", "items", "texts__item"
-    ):
-        texts: dict[str, dict] = {}
-        for text in experiment.texts.all():
-            entry = {"text": text.text, "version": text.version}
-            by_language = texts.setdefault(
-                text.language, {"instructions": None, "items": {}}
-            )
-            if text.item_id is None:
-                by_language["instructions"] = entry
-            else:
-                by_language["items"][text.item.code] = entry
-        snapshot[experiment.code] = {
-            "name": experiment.name,
-            "design": experiment.design,
-            "arms": experiment.arms(),
-            "lists": {
-                item_list.code: [
-                    item.code for item in experiment.control_items(item_list.code)
-                ]
-                for item_list in experiment.lists.all()
-            },
-            "sensitive": [item.code for item in experiment.sensitive_items()],
-            "texts": texts,
-        }
-    return snapshot
+def strata_ensure(wave: Wave) -> None:
+    """A wave without strata gets one that holds every place, so allocation can run."""
+    if not wave.strata.exists():
+        Stratum.objects.create(
+            wave=wave, code="all", name=_("All places"), is_rest=True
+        )
+
+
+def plan_check(wave: Wave) -> None:
+    for experiment in wave.survey.experiments.all():
+        for stratum in wave.strata.all():
+            try:
+                wave_plan(wave, experiment, stratum)
+            except FieldingError as error:
+                raise SurveyError(str(error)) from None
 
 
 def wave_open(*, wave: Wave, seed: int | None = None) -> Wave:
@@ -54,7 +42,16 @@ def wave_open(*, wave: Wave, seed: int | None = None) -> Wave:
                 _("Only a draft wave can be opened; “%(wave)s” is %(status)s.")
                 % {"wave": wave.name, "status": wave.get_status_display()}
             )
-        wave.frozen_cards = card_snapshot(wave.survey)
+        snapshot = card_snapshot(wave.survey)
+        problems = card_problems(snapshot, wave.survey)
+        if problems:
+            raise SurveyError(
+                _("The cards are not ready to field: %(problems)s")
+                % {"problems": " ".join(problems)}
+            )
+        wave.frozen_cards = snapshot
+        strata_ensure(wave)
+        plan_check(wave)
         wave.seed = seed if seed is not None else secrets.randbits(63)
         wave.status = Wave.FIELDING
         wave.opened_at = timezone.now()

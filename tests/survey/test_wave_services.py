@@ -2,10 +2,11 @@
 
 import pytest
 
+from survey.cards import card_snapshot
 from survey.demo import CONTROL_ITEMS, DEMO_SEED, INSTRUCTIONS, SENSITIVE_ITEM
 from survey.errors import SurveyError
 from survey.models import CardText, Wave
-from survey.services import card_snapshot, wave_close, wave_open
+from survey.services import wave_close, wave_open
 
 
 def stored(wave: Wave) -> Wave:
