@@ -131,6 +131,9 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
+            # Tests use a file too: an in-memory database shared between threads
+            # locks whole tables and would not show how the real one behaves.
+            "TEST": {"NAME": VAR_DIR / "test-listexp.sqlite3"},
         }
     }
 
