@@ -17,7 +17,13 @@ from django.utils.translation import gettext as _
 
 from fielding.errors import FieldingError
 from fielding.models import AllocationSlot, Assignment, Respondent
-from fielding.sequences import Plan, PlanError, allocation_sequence, item_orders
+from fielding.sequences import (
+    Plan,
+    PlanError,
+    allocation_sequence,
+    item_orders,
+    table_rows,
+)
 from survey.cards import default_order, wave_snapshot
 from survey.models import ListExperiment, Stratum, Wave
 from survey.selectors import stratum_lookup
@@ -217,3 +223,25 @@ def slot_allocate(
         user.get_username() if user else "-",
     )
     return assignment
+
+
+def wave_allocation_table(wave: Wave, n: int | None = None) -> list[dict]:
+    """The wave's filed sequence per stratum and experiment, for audit.
+
+    Each stratum's table runs to ``n`` slots, or by default to the larger of its quota
+    and the slots already made, so the download covers everything handed out.
+    """
+    if wave.seed is None:
+        raise FieldingError(_("The wave has no seed yet: open it first."))
+    rows = []
+    for experiment in wave.survey.experiments.order_by("position", "id"):
+        for stratum in wave.strata.all():
+            made = AllocationSlot.objects.filter(
+                wave=wave, experiment=experiment, stratum=stratum
+            ).count()
+            length = n or max(stratum.quota or 0, made, 1)
+            plan = wave_plan(wave, experiment, stratum)
+            key = stream_key(experiment, stratum)
+            sequence = allocation_sequence(wave.seed, key, plan, length)
+            rows.extend(table_rows((key, slot) for slot in sequence))
+    return rows

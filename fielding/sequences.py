@@ -48,7 +48,9 @@ first ``m`` slots are the same whatever ``n >= m`` is asked for: a wave can exte
 sequence as fieldwork goes on.
 """
 
+import csv
 import hashlib
+import io
 import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -546,3 +548,12 @@ def item_orders(seed: int, key: str, orders: Sequence[Sequence[str]]) -> list[li
         stream.shuffle(items)
         shuffled.append(items)
     return shuffled
+
+
+def table_csv(rows: list[dict]) -> str:
+    """The rows of :func:`table_rows` as CSV text with a header line."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=TABLE_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()

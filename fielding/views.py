@@ -1,12 +1,17 @@
 """Administrator pages for getting data into waves."""
 
 from django.contrib import messages
-from django.shortcuts import redirect, render
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
+from fielding.allocation import wave_allocation_table
+from fielding.errors import FieldingError
 from fielding.forms import ImportForm
 from fielding.importing import ImportSpec, responses_import
+from fielding.sequences import table_csv
 from fielding.tabular import TableError, read_table
+from survey.models import Wave
 from survey.roles import ADMINISTRATOR, role_required
 
 
@@ -44,3 +49,19 @@ def import_responses(request):
     return render(
         request, "fielding/import_form.html", {"form": form, "problems": problems}
     )
+
+
+@role_required(ADMINISTRATOR)
+def allocation_table(request, wave_id: int):
+    """The open wave's allocation sequences as CSV, for audit and pre-registration."""
+    wave = get_object_or_404(Wave, pk=wave_id)
+    try:
+        rows = wave_allocation_table(wave)
+    except FieldingError as error:
+        messages.warning(request, str(error))
+        return redirect("home")
+    response = HttpResponse(table_csv(rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="wave{wave.pk}-allocation-seed{wave.seed}.csv"'
+    )
+    return response

@@ -420,7 +420,18 @@ class Wave(models.Model):
     starts_on = models.DateField(null=True, blank=True)
     ends_on = models.DateField(null=True, blank=True)
     seed = models.BigIntegerField(null=True, blank=True, editable=False)
-    plan = models.JSONField(default=dict, blank=True)
+    plan = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_(
+            'Randomization plan, e.g. {"kind": "blocked", "ratio": [1, 1], '
+            '"block_sizes": [4, 6]}. kind: simple (with "p", the treatment '
+            "probability), complete (exact shares of each stratum's quota) or "
+            "blocked; ratio: shares in the order of the arms (control first); "
+            '"shuffle_items": true shuffles the items per respondent; "seed" fixes '
+            "the seed recorded when the wave opens (drawn at random otherwise)."
+        ),
+    )
     cluster = models.CharField(
         max_length=10, choices=CLUSTER_CHOICES, default=CLUSTER_NONE
     )

@@ -52,7 +52,9 @@ def wave_open(*, wave: Wave, seed: int | None = None) -> Wave:
         wave.frozen_cards = snapshot
         strata_ensure(wave)
         plan_check(wave)
-        wave.seed = seed if seed is not None else secrets.randbits(63)
+        if seed is None:
+            seed = (wave.plan or {}).get("seed")
+        wave.seed = int(seed) if seed is not None else secrets.randbits(63)
         wave.status = Wave.FIELDING
         wave.opened_at = timezone.now()
         wave.full_clean()

@@ -132,8 +132,9 @@ else:
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
             # Tests use a file too: an in-memory database shared between threads
-            # locks whole tables and would not show how the real one behaves.
-            "TEST": {"NAME": VAR_DIR / "test-listexp.sqlite3"},
+            # locks whole tables and would not show how the real one behaves. One
+            # file per process, so two test runs on one machine stay apart.
+            "TEST": {"NAME": VAR_DIR / f"test-listexp-{os.getpid()}.sqlite3"},
         }
     }
 

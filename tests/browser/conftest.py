@@ -92,6 +92,4 @@ def log_in(page, user, password: str = PASSWORD) -> None:
 
 def fits_the_screen(page) -> bool:
     """True when the page needs no sideways scrolling."""
-    return page.evaluate(
-        "document.documentElement.scrollWidth <= window.innerWidth"
-    )
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

@@ -144,7 +144,9 @@ def test_a_refusal_is_stored_as_refused_with_no_count(
     expect(page).to_have_url(QUESTIONS_URL)
     expect(page.locator("main form")).to_be_visible()
 
-    response = Response.objects.get(assignment__respondent__interviewer=pilot_interviewer)
+    response = Response.objects.get(
+        assignment__respondent__interviewer=pilot_interviewer
+    )
     assert response.status == Response.REFUSED
     assert response.count is None
     assert response.assignment.respondent.stratum.code == "astana"

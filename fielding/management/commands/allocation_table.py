@@ -1,7 +1,5 @@
 """python manage.py allocation_table --seed S --plan KIND --n N [--strata ...]."""
 
-import csv
-import io
 import json
 
 from django.core.management.base import BaseCommand, CommandError
@@ -9,11 +7,11 @@ from django.core.management.base import BaseCommand, CommandError
 from fielding.sequences import (
     COMPLETE,
     KINDS,
-    TABLE_COLUMNS,
     PlanError,
     allocation_table,
     parse_block_sizes,
     plan_from_options,
+    table_csv,
     table_rows,
 )
 from survey.cli import several
@@ -74,12 +72,4 @@ class Command(BaseCommand):
         if options["format"] == "json":
             self.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False))
         else:
-            self.stdout.write(csv_text(rows), ending="")
-
-
-def csv_text(rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=TABLE_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
+            self.stdout.write(table_csv(rows), ending="")
