@@ -88,6 +88,7 @@ def wave_monitor(wave: Wave) -> dict:
     }
     experiment = (
         ListExperiment.objects.filter(survey_id=wave.survey_id)
+        .prefetch_related("lists", "items__item_list")
         .order_by("position", "id")
         .first()
     )

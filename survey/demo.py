@@ -9,7 +9,6 @@ respondents drawn from the memo's Table 1 (see ``fielding.simulation``).
 import datetime
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
 from fielding.services import DEMO_SURVEY_CODE, responses_simulate
@@ -27,7 +26,7 @@ from survey.models import (
     Survey,
     Wave,
 )
-from survey.roles import ADMINISTRATOR, ANALYST, INTERVIEWER
+from survey.roles import ADMINISTRATOR, ANALYST, INTERVIEWER, groups_ensure
 from survey.services import wave_open
 
 DEMO_SEED = 20220901
@@ -285,25 +284,6 @@ DEMO_USERS = [
     ("analyst", "analyst-demo", ANALYST),
     ("interviewer", "interviewer-demo", INTERVIEWER),
 ]
-
-ROLE_PERMISSIONS = {
-    ADMINISTRATOR: {"survey", "fielding", "analysis"},
-    ANALYST: set(),
-    INTERVIEWER: set(),
-}
-
-
-def groups_ensure() -> dict[str, Group]:
-    """The three role groups; administrators get every permission of the project's apps."""
-    groups = {}
-    for role, apps in ROLE_PERMISSIONS.items():
-        group, _created = Group.objects.get_or_create(name=role)
-        if apps:
-            group.permissions.set(
-                Permission.objects.filter(content_type__app_label__in=apps)
-            )
-        groups[role] = group
-    return groups
 
 
 def demo_users_ensure() -> list[tuple[str, str, str]]:

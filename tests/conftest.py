@@ -12,8 +12,8 @@ from django.test import Client
 
 from fielding.importing import ImportSpec, responses_import
 from fielding.tabular import read_table
-from survey.demo import demo_load, groups_ensure
-from survey.roles import ADMINISTRATOR, ANALYST, INTERVIEWER
+from survey.demo import demo_load
+from survey.roles import ADMINISTRATOR, ANALYST, INTERVIEWER, groups_ensure
 
 DATA = Path(__file__).resolve().parent / "data"
 RACE_CSV = DATA / "race.csv"

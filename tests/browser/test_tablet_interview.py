@@ -8,6 +8,7 @@ from django.utils.translation import gettext
 from playwright.sync_api import expect
 
 from fielding.models import AllocationSlot, Respondent, Response
+from survey.demo import DEMO_RESPONDENTS
 from survey.models import Settlement
 from tests.browser.conftest import fits_the_screen, log_in
 
@@ -88,7 +89,7 @@ def test_an_interviewer_runs_a_whole_interview_in_kazakh_on_a_phone(
     )
     assert fits_the_screen(page)
 
-    assert demo_wave.respondents.count() == 1001
+    assert demo_wave.respondents.count() == DEMO_RESPONDENTS + 1
     respondent.refresh_from_db()
     assignment.refresh_from_db()
     assert respondent.language == "kk"
@@ -126,7 +127,7 @@ def test_without_consent_nothing_is_stored_and_the_interviewer_is_told(
     expect(page.get_by_role("alert")).to_have_text(
         "No consent, no interview: nothing was recorded."
     )
-    assert demo_wave.respondents.count() == 1000
+    assert demo_wave.respondents.count() == DEMO_RESPONDENTS
     assert AllocationSlot.objects.filter(status=AllocationSlot.USED).count() == used
 
 

@@ -20,9 +20,7 @@ def test_seven_treatment_lists_in_ten_at_half_give_p_0_34375():
 def test_an_unequal_plan_sums_every_split_no_more_probable_than_the_observed_one():
     # X ~ Binomial(10, 2/3), observed 10: P(10) = 1024 / 3**10 and P(0..3), each
     # smaller, add 1 + 20 + 180 + 960; P(4) = 3360 / 3**10 is larger and left out.
-    assert arm_balance_p(10, 10, 2 / 3) == pytest.approx(
-        2185 / 59049, abs=TOLERANCE
-    )
+    assert arm_balance_p(10, 10, 2 / 3) == pytest.approx(2185 / 59049, abs=TOLERANCE)
 
 
 def test_a_perfect_split_has_p_one():

@@ -1,0 +1,189 @@
+"""Every URL of the project, walked with every role.
+
+The walk is built from the URL configuration, so a URL added later fails here until
+someone says who may use it: add its name to ACCESS.
+"""
+
+import re
+
+import pytest
+from django.apps import apps
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from analysis.services import estimate_job_create, estimate_job_run
+from fielding.allocation import respondent_register, slot_allocate
+from survey.models import Settlement
+from tests.conftest import client_for, make_user
+
+ANONYMOUS, INTERVIEWER, ANALYST, ADMINISTRATOR = (
+    "anonymous",
+    "interviewer",
+    "analyst",
+    "administrator",
+)
+ROLES = (ANONYMOUS, INTERVIEWER, ANALYST, ADMINISTRATOR)
+PUBLIC = set(ROLES)
+SIGNED_IN = {INTERVIEWER, ANALYST, ADMINISTRATOR}
+ANALYSTS = {ANALYST, ADMINISTRATOR}
+INTERVIEWERS = {INTERVIEWER, ADMINISTRATOR}
+ADMINISTRATORS = {ADMINISTRATOR}
+
+ACCESS = {
+    "home": SIGNED_IN,
+    "login": PUBLIC,
+    "logout": PUBLIC,
+    "set_language": PUBLIC,
+    "cards-preview": ADMINISTRATORS,
+    "fielding:import": ADMINISTRATORS,
+    "fielding:allocation-table": ADMINISTRATORS,
+    "fielding:web-links": ADMINISTRATORS,
+    "fielding:monitor": ADMINISTRATORS,
+    "fielding:monitor-json": ADMINISTRATORS,
+    "fielding:interview-home": INTERVIEWERS,
+    "fielding:interview-new": INTERVIEWERS,
+    "fielding:interview-card": INTERVIEWERS,
+    "fielding:interview-questions": INTERVIEWERS,
+    "fielding:interview-done": INTERVIEWERS,
+    "fielding:show-cards": INTERVIEWERS,
+    "fielding:web-start": PUBLIC,
+    "fielding:web-card": PUBLIC,
+    "fielding:web-questions": PUBLIC,
+    "analysis:waves": ANALYSTS,
+    "analysis:estimate": ANALYSTS,
+    "analysis:job": ANALYSTS,
+    "analysis:job-status": ANALYSTS,
+    "analysis:job-csv": ANALYSTS,
+    "analysis:job-json": ANALYSTS,
+}
+
+
+# Rows made only by the system (jobs, responses): the admin refuses to add them.
+ADDED_ELSEWHERE = {"admin:analysis_estimatejob_add", "admin:fielding_response_add"}
+
+
+def url_names(patterns, namespace=""):
+    """(name, argument names) of every named URL, namespaces included."""
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            inner = pattern.namespace or ""
+            prefix = (
+                f"{namespace}:{inner}" if namespace and inner else inner or namespace
+            )
+            yield from url_names(pattern.url_patterns, prefix)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            name = f"{namespace}:{pattern.name}" if namespace else pattern.name
+            yield name, tuple(pattern.pattern.regex.groupindex)
+
+
+ALL_URLS = sorted(set(url_names(get_resolver().url_patterns)))
+PROJECT_URLS = [(n, a) for n, a in ALL_URLS if not n.startswith("admin:")]
+ADMIN_URLS = [(n, a) for n, a in ALL_URLS if n.startswith("admin:")]
+
+
+def test_every_url_of_the_project_says_who_may_use_it():
+    unclassified = [name for name, _args in PROJECT_URLS if name not in ACCESS]
+
+    assert unclassified == [], "add these URL names to ACCESS"
+
+
+@pytest.fixture
+def world(demo_wave, race_wave):
+    """A wave in fieldwork, an interview by the interviewer, a finished job."""
+    people = {
+        INTERVIEWER: make_user("walk-interviewer", INTERVIEWER),
+        ANALYST: make_user("walk-analyst", ANALYST),
+        ADMINISTRATOR: make_user("walk-admin", ADMINISTRATOR),
+    }
+    demo_wave.interviewers.add(people[INTERVIEWER])
+    respondent = respondent_register(
+        wave=demo_wave,
+        consented=True,
+        interviewer=people[INTERVIEWER],
+        place=Settlement.objects.get(code="almaty"),
+        language="ru",
+    )
+    slot_allocate(respondent=respondent, user=people[INTERVIEWER])
+    job = estimate_job_create(wave=race_wave, by=[])
+    estimate_job_run(job.pk)
+    values = {
+        "wave_id": demo_wave.pk,
+        "survey_id": demo_wave.survey_id,
+        "respondent_id": respondent.pk,
+        "job_id": job.pk,
+        "token": "no-such-link",
+    }
+    return people, values
+
+
+def client_as(role, people, client):
+    return client if role == ANONYMOUS else client_for(people[role])
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_project_url_answers_each_role_as_its_access_says(world, role, client):
+    people, values = world
+    browser = client_as(role, people, client)
+    wrong = []
+
+    for name, args in PROJECT_URLS:
+        url = reverse(name, kwargs={arg: values[arg] for arg in args})
+        response = browser.get(url)
+        allowed = role in ACCESS[name]
+        if allowed:
+            ok = response.status_code < 400 or name.startswith("fielding:web-")
+            ok = ok or (name == "logout" and response.status_code == 405)
+        elif role == ANONYMOUS:
+            ok = (
+                response.status_code == 302
+                and "/accounts/login/" in response["Location"]
+            )
+        else:
+            ok = response.status_code == 403
+        if not ok or response.status_code >= 500:
+            wrong.append((name, response.status_code))
+
+    assert wrong == []
+
+
+def admin_kwargs(name: str, args: tuple) -> dict | None:
+    """Arguments for an admin URL: an existing object of its model, or None to skip."""
+    kwargs = {}
+    for arg in args:
+        if arg == "object_id":
+            match = re.match(r"admin:(\w+?)_(\w+)_\w+$", name)
+            model = apps.get_model(match[1], match[2]) if match else None
+            obj = model.objects.first() if model else None
+            if obj is None:
+                return None
+            kwargs[arg] = str(obj.pk)
+        elif arg == "app_label":
+            kwargs[arg] = "survey"
+        else:
+            return None
+    return kwargs
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_admin_is_for_administrators_only(world, role, client):
+    people, _values = world
+    browser = client_as(role, people, client)
+    wrong = []
+
+    for name, args in ADMIN_URLS:
+        kwargs = admin_kwargs(name, args)
+        if kwargs is None or name in {
+            "admin:logout",
+            "admin:view_on_site",
+            "admin:autocomplete",
+        }:
+            continue
+        response = browser.get(reverse(name, kwargs=kwargs))
+        if role == ADMINISTRATOR:
+            ok = response.status_code in (200, 302) or name in ADDED_ELSEWHERE
+        else:
+            ok = response.status_code == 302 and "/admin/login/" in response["Location"]
+            ok = ok or name == "admin:login"
+        if not ok:
+            wrong.append((name, response.status_code))
+
+    assert wrong == [], wrong
