@@ -64,9 +64,12 @@ class MonitorRow(NamedTuple):
 
     @property
     def minutes(self) -> float | None:
+        """Interview length; None when a time is missing or the finish precedes the
+        start (a tablet clock set wrong), so such interviews do not skew the median."""
         if self.started_at is None or self.finished_at is None:
             return None
-        return (self.finished_at - self.started_at).total_seconds() / 60
+        minutes = (self.finished_at - self.started_at).total_seconds() / 60
+        return minutes if minutes >= 0 else None
 
 
 def wave_monitor(wave: Wave) -> dict:
