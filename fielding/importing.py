@@ -42,6 +42,9 @@ from survey.models import (
 logger = logging.getLogger(__name__)
 
 QUESTION_CODE = re.compile(r"^[^\s,:]+$")
+MAX_ID = Respondent._meta.get_field("external_id").max_length
+MAX_CODE = Choice._meta.get_field("code").max_length
+MAX_NAME = Wave._meta.get_field("name").max_length
 
 
 @dataclass(frozen=True)
@@ -235,6 +238,8 @@ def parse_rows(table: Table, spec: ImportSpec, wave: Wave | None):
                 row_problems.append(
                     Problem(line, spec.id_column, _("the id is empty."))
                 )
+            elif len(raw) > MAX_ID:
+                row_problems.append(Problem(line, spec.id_column, too_long(MAX_ID)))
             elif raw in seen_ids:
                 row_problems.append(
                     Problem(
@@ -295,6 +300,8 @@ def parse_rows(table: Table, spec: ImportSpec, wave: Wave | None):
                         )
                     )
                 parsed.answers[column] = number
+            elif len(raw) > MAX_CODE:
+                row_problems.append(Problem(line, column, too_long(MAX_CODE)))
             elif column in choices and raw not in choices[column]:
                 row_problems.append(
                     Problem(
@@ -322,13 +329,23 @@ def parse_rows(table: Table, spec: ImportSpec, wave: Wave | None):
 
 
 def new_code_problems(spec: ImportSpec) -> list[Problem]:
-    return [
-        Problem(
-            1, column, _("a covariate's name may not hold spaces, commas or colons.")
-        )
-        for column in spec.covariate_columns()
-        if not QUESTION_CODE.match(column)
-    ]
+    problems = []
+    for column in spec.covariate_columns():
+        if not QUESTION_CODE.match(column):
+            problems.append(
+                Problem(
+                    1,
+                    column,
+                    _("a covariate's name may not hold spaces, commas or colons."),
+                )
+            )
+        elif len(column) > MAX_CODE:
+            problems.append(Problem(1, column, too_long(MAX_CODE)))
+    return problems
+
+
+def too_long(limit: int) -> str:
+    return _("longer than %(n)s characters; shorten it.") % {"n": limit}
 
 
 def existing_choices(wave: Wave | None) -> dict[str, set[str]]:
@@ -376,7 +393,7 @@ def unique_survey_code(name: str) -> str:
 
 def create_survey_for(table: Table, spec: ImportSpec, rows: list[ParsedRow], user):
     """A survey, a list experiment with placeholder texts and a draft wave for a file."""
-    name = table.name or _("Imported data")
+    name = (table.name or _("Imported data"))[:MAX_NAME]
     survey = Survey.objects.create(
         code=unique_survey_code(name),
         name=name,

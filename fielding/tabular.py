@@ -56,6 +56,7 @@ class Table:
     rows: list[list[str]]
     lines: list[int]
     name: str = ""
+    problems: list[Problem] = field(default_factory=list)
 
     def column(self, name: str) -> list[str]:
         index = self.header.index(name)
@@ -102,41 +103,62 @@ def sniff_delimiter(first_line: str) -> str:
 
 
 def read_table(data: bytes, name: str = "") -> Table:
-    """Parse CSV bytes into a header and rows, refusing a file whose shape is wrong."""
+    """Parse CSV bytes into a header and rows.
+
+    A file that cannot be read at all (not UTF-8, empty, a bad header, a quote that
+    never closes) raises TableError. A row with the wrong number of fields is left out
+    and recorded in ``problems``, so the caller can report it with every other bad row.
+    """
     text = decode(data)
     if not text.strip():
         raise TableError([Problem(1, "", _("the file is empty."))])
 
-    first_line = text.splitlines()[0] if text.splitlines() else ""
+    first_line = text.splitlines()[0]
     reader = csv.reader(
-        io.StringIO(text, newline=""), delimiter=sniff_delimiter(first_line)
+        io.StringIO(text, newline=""),
+        delimiter=sniff_delimiter(first_line),
+        strict=True,
     )
-    problems = []
-    try:
-        header = [cell.strip() for cell in next(reader)]
-        rows, lines = [], []
-        for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) != len(header):
-                problems.append(
-                    Problem(
-                        reader.line_num,
-                        "",
-                        _("has %(got)s fields but the header has %(want)s.")
-                        % {"got": len(row), "want": len(header)},
-                    )
-                )
-                continue
-            rows.append([cell.strip() for cell in row])
-            lines.append(reader.line_num)
-    except csv.Error as error:
-        raise TableError([Problem(reader.line_num, "", str(error))]) from None
-
-    problems = header_problems(header) + problems
+    header = [cell.strip() for cell in next(reader)]
+    problems = header_problems(header)
     if problems:
         raise TableError(problems)
-    return Table(header=header, rows=rows, lines=lines, name=name)
+
+    rows, lines = [], []
+    while True:
+        starts_on = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:
+            raise TableError([unreadable_from(starts_on)]) from None
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            problems.append(
+                Problem(
+                    starts_on,
+                    "",
+                    _("has %(got)s fields but the header has %(want)s.")
+                    % {"got": len(row), "want": len(header)},
+                )
+            )
+            continue
+        rows.append([cell.strip() for cell in row])
+        lines.append(starts_on)
+    return Table(header=header, rows=rows, lines=lines, name=name, problems=problems)
+
+
+def unreadable_from(line: int) -> Problem:
+    return Problem(
+        line,
+        "",
+        _(
+            "this row cannot be read: most likely a quotation mark that is never "
+            "closed, which would swallow the rows after it. Check the quotes."
+        ),
+    )
 
 
 def header_problems(header: list[str]) -> list[Problem]:
@@ -199,11 +221,23 @@ def read_list_columns(
 
     An empty count is missing (left out and counted); an empty or unknown treatment
     value, a count that is not a whole number, or one outside 0..J (control) or 0..J+1
-    (treatment) is a problem naming the line and column.
+    (treatment) is a problem naming the line and column. The table's own problems
+    (rows with the wrong number of fields) come first in ``problems``.
     """
     require_columns(table, [outcome, treat])
+    if outcome == treat:
+        raise TableError(
+            [
+                Problem(
+                    1,
+                    outcome,
+                    _("the count and the treatment need two different columns."),
+                )
+            ]
+        )
     outcome_at, treat_at = table.header.index(outcome), table.header.index(treat)
-    counts, treated, valid, problems = [], [], [], []
+    counts, treated, valid = [], [], []
+    problems = list(table.problems)
     n_missing = 0
 
     def invalid(problem: Problem) -> None:

@@ -139,6 +139,7 @@ def test_a_refusal_is_stored_as_refused_with_no_count(
     register(page, place="Astana (Nur-Sultan in 2022)", language="ru", consent=True)
 
     expect(page).to_have_url(CARD_URL)
+    expect(page.locator("#card li")).not_to_have_count(0)
     page.screenshot(path=tmp_path / "refusal-card.png", full_page=True)
     page.locator("label[for=status-refused]").tap()
     page.locator("main form button[type=submit]").tap()

@@ -2,14 +2,17 @@
 
 import pytest
 
-from fielding.tabular import TableError, read_table
+from fielding.tabular import TableError, read_list_columns, read_table
 
 
 def problems_in(data: bytes) -> list[str]:
-    """The problems ``read_table`` reports for ``data``, as the user reads them."""
-    with pytest.raises(TableError) as raised:
-        read_table(data)
-    return raised.value.lines()
+    """The problems ``read_table`` reports for ``data``, as the user reads them:
+    raised for a file it cannot read, kept on the table for rows it leaves out."""
+    try:
+        table = read_table(data)
+    except TableError as error:
+        return error.lines()
+    return [str(problem) for problem in table.problems]
 
 
 def test_it_reads_utf8_with_a_byte_order_mark():
@@ -87,10 +90,9 @@ def test_it_names_a_duplicated_column_and_the_position_of_an_unnamed_one():
     ]
 
 
-def test_it_reports_header_and_row_problems_together():
+def test_a_bad_header_stops_the_reading_before_any_row():
     assert problems_in(b"y,y\n1\n") == [
         "line 1, column “y”: the column name appears twice.",
-        "line 2: has 1 fields but the header has 2.",
     ]
 
 
@@ -110,9 +112,37 @@ def test_it_reads_a_header_without_rows_as_an_empty_table():
 def test_it_shows_the_first_200_problems_and_counts_the_rest():
     data = b"y,treat\n" + b"1,0,9\n" * 205
 
-    shown = problems_in(data)
+    shown = TableError(read_table(data).problems).lines()
 
     assert len(shown) == 201
     assert shown[0] == "line 2: has 3 fields but the header has 2."
     assert shown[199] == "line 201: has 3 fields but the header has 2."
     assert shown[200] == "… and 5 more problems."
+
+
+def test_a_ragged_row_is_reported_together_with_every_other_bad_row():
+    table = read_table(b"y,treat\n9,0\n1,0,extra\n1,7\n")
+
+    columns = read_list_columns(table, outcome="y", treat="treat", items=3)
+
+    assert [str(p) for p in columns.problems] == [
+        "line 3: has 3 fields but the header has 2.",
+        "line 2, column “y”: the count must be a whole number from 0 to 3 on the "
+        "control list, not “9”.",
+        "line 4, column “treat”: treatment must be 0 (control) or 1 (treatment), "
+        "not “7”.",
+    ]
+
+
+def test_a_quote_that_never_closes_is_refused_instead_of_swallowing_rows():
+    problems = problems_in(b'y,treat,note\n1,0,"hello\n2,1,x\n3,0,y\n')
+
+    assert len(problems) == 1
+    assert problems[0].startswith("line 2: this row cannot be read")
+
+
+def test_the_count_and_the_treatment_must_be_two_columns():
+    table = read_table(b"y,treat\n1,0\n")
+
+    with pytest.raises(TableError, match="two different columns"):
+        read_list_columns(table, outcome="treat", treat="treat", items=3)

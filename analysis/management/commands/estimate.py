@@ -4,10 +4,17 @@ from pathlib import Path
 
 import numpy as np
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from analysis.estimators.breakdown import breakdown_table
 from analysis.formatting import INTERVAL_NOTE, as_csv, as_json, as_text
-from fielding.tabular import TableError, read_list_columns, read_table, require_columns
+from fielding.tabular import (
+    Problem,
+    TableError,
+    read_list_columns,
+    read_table,
+    require_columns,
+)
 from survey.cli import several
 
 
@@ -54,6 +61,10 @@ class Command(BaseCommand):
             )
             if columns.problems:
                 raise TableError(columns.problems)
+            if not table.rows:
+                raise TableError(
+                    [Problem(1, "", _("the file has a header but no rows."))]
+                )
         except TableError as error:
             for line in error.lines():
                 self.stderr.write(f"{path.name}: {line}")
