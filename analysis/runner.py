@@ -7,9 +7,12 @@ cannot be reached, the job stays ``pending`` with a message saying so; nothing i
 
 import logging
 import threading
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from analysis.models import EstimateJob
@@ -18,10 +21,37 @@ logger = logging.getLogger(__name__)
 
 
 def job_dispatch(job_id: int) -> None:
+    EstimateJob.objects.filter(pk=job_id).update(dispatched_at=timezone.now())
     if settings.REDIS_URL:
         dispatch_to_celery(job_id)
     else:
         dispatch_to_thread(job_id)
+
+
+def stalled_jobs(now=None):
+    """Jobs nobody is working on: never handed on, lost from a queue or a thread that
+    died, or running under a lease that lapsed. Each is handed on again at most once a
+    lease period, so a page that polls does not flood a queue that is down."""
+    now = now or timezone.now()
+    lease = timedelta(seconds=settings.JOB_LEASE_SECONDS)
+    not_recently = Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=now - lease)
+    return EstimateJob.objects.filter(not_recently).filter(
+        Q(status=EstimateJob.PENDING)
+        | Q(status=EstimateJob.QUEUED)
+        | Q(status=EstimateJob.RUNNING, lease_until__lt=now)
+    )
+
+
+def jobs_revive(queryset=None) -> int:
+    """Hand every stalled job (of ``queryset``, or all) on again; returns how many."""
+    jobs = stalled_jobs()
+    if queryset is not None:
+        jobs = jobs.filter(pk__in=queryset.values("pk"))
+    ids = list(jobs.values_list("pk", flat=True))
+    for job_id in ids:
+        logger.warning("Estimate job %s had stalled; handing it on again", job_id)
+        job_dispatch(job_id)
+    return len(ids)
 
 
 def mark_queued(job_id: int, message: str) -> None:

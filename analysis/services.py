@@ -42,6 +42,7 @@ def estimate_job_create(
     """Save a job for ``wave`` and hand it to the queue once the row is committed."""
     from analysis.runner import job_dispatch
 
+    by = list(dict.fromkeys(by))
     experiment = experiment or default_experiment(wave)
     if experiment is None:
         raise AnalysisError(_("This wave's survey has no list experiment."))
@@ -108,11 +109,22 @@ def job_finish(job_id: int, **fields) -> None:
     )
 
 
-def estimate_job_run(job_id: int) -> None:
-    """Run a job to the end, storing its result or the reason it failed."""
+def estimate_job_run(job_id: int) -> bool:
+    """Run a job to the end, storing its result or the reason it failed.
+
+    Returns False only when another run holds a live lease on the job: the caller may
+    try again once that lease could have lapsed. A finished job is left as it is.
+    """
     if not job_claim(job_id):
-        logger.info("Estimate job %s is finished or held by another worker", job_id)
-        return
+        busy = EstimateJob.objects.filter(
+            pk=job_id, status=EstimateJob.RUNNING, lease_until__gte=timezone.now()
+        ).exists()
+        logger.info(
+            "Estimate job %s is %s",
+            job_id,
+            "held by another run" if busy else "finished",
+        )
+        return not busy
 
     job = EstimateJob.objects.select_related("wave__survey", "experiment").get(
         pk=job_id
@@ -129,7 +141,7 @@ def estimate_job_run(job_id: int) -> None:
             failure_reason=str(error),
             message=str(error),
         )
-        return
+        return True
     except Exception as error:
         logger.exception(
             "Estimate job %s on wave %s stopped by an error", job_id, job.wave_id
@@ -140,7 +152,7 @@ def estimate_job_run(job_id: int) -> None:
         job_finish(
             job_id, status=EstimateJob.FAILED, failure_reason=reason, message=reason
         )
-        return
+        return True
 
     job_finish(
         job_id,
@@ -157,6 +169,29 @@ def estimate_job_run(job_id: int) -> None:
         job.wave_id,
         data.n_used,
     )
+    return True
+
+
+def labelled_in_display_order(groups: list[dict], labels: dict) -> list[dict]:
+    """Give each level its label and order levels as the survey lists them (choices,
+    recode levels, strata); levels the survey does not list follow in their order."""
+    for group in groups:
+        known = labels.get(group["variable"], {})
+        group["label"] = known.get(group["level"], group["level"])
+
+    def position(group):
+        known = list(labels.get(group["variable"], {}))
+        level = group["level"]
+        return known.index(level) if level in known else len(known)
+
+    variables = list(dict.fromkeys(group["variable"] for group in groups))
+    return [
+        group
+        for variable in variables
+        for group in sorted(
+            (g for g in groups if g["variable"] == variable), key=position
+        )
+    ]
 
 
 def estimate_compute(job: EstimateJob):
@@ -188,10 +223,7 @@ def estimate_compute(job: EstimateJob):
 
     job_progress(job.pk, 0.1, _("Estimating."))
     table = breakdown_table(data.counts, data.treated, data.variables, progress)
-    for group in table["groups"]:
-        group["label"] = data.labels.get(group["variable"], {}).get(
-            group["level"], group["level"]
-        )
+    table["groups"] = labelled_in_display_order(table["groups"], data.labels)
 
     table.update(
         {

@@ -10,6 +10,7 @@ from analysis.errors import AnalysisError
 from analysis.formatting import as_csv, as_json
 from analysis.forms import EstimateForm
 from analysis.models import EstimateJob
+from analysis.runner import jobs_revive
 from analysis.services import estimate_job_create
 from survey.models import Wave
 from survey.roles import ADMINISTRATOR, ANALYST, role_required
@@ -65,7 +66,10 @@ def job_detail(request, job_id: int):
 
 @analysts
 def job_status(request, job_id: int):
+    """The job's state for the progress bar; a job that stalled is handed on again."""
     job = get_object_or_404(EstimateJob, pk=job_id)
+    if jobs_revive(EstimateJob.objects.filter(pk=job.pk)):
+        job.refresh_from_db()
     return JsonResponse(
         {
             "status": job.status,

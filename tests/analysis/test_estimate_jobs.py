@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from analysis.errors import AnalysisError
 from analysis.models import EstimateJob
+from analysis.runner import jobs_revive
 from analysis.services import estimate_job_create, estimate_job_run
 from fielding.models import Response
 from tests.analysis.test_estimate_command import RACE_OVERALL, RACE_SOUTH, TOLERANCE
@@ -149,3 +150,68 @@ def test_without_redis_the_job_runs_in_a_thread_of_the_web_process(settings):
         time.sleep(0.05)
     assert job.status == EstimateJob.SUCCEEDED
     assert job.result["overall"]["estimate"] == pytest.approx(1.0)
+
+
+@pytest.fixture
+def dispatched(monkeypatch):
+    """Record the jobs handed on instead of starting them."""
+    calls = []
+    monkeypatch.setattr("analysis.runner.job_dispatch", calls.append)
+    return calls
+
+
+def age(job, **fields):
+    EstimateJob.objects.filter(pk=job.pk).update(**fields)
+
+
+def test_stalled_jobs_are_handed_on_again(race_wave, dispatched):
+    long_ago = timezone.now() - timedelta(hours=1)
+    pending = estimate_job_create(wave=race_wave, by=[])
+    lost = estimate_job_create(wave=race_wave, by=[])
+    dead = estimate_job_create(wave=race_wave, by=[])
+    live = estimate_job_create(wave=race_wave, by=[])
+    age(pending, dispatched_at=long_ago)
+    age(lost, status=EstimateJob.QUEUED, dispatched_at=long_ago)
+    age(dead, status=EstimateJob.RUNNING, dispatched_at=long_ago, lease_until=long_ago)
+    age(
+        live,
+        status=EstimateJob.RUNNING,
+        dispatched_at=long_ago,
+        lease_until=timezone.now() + timedelta(minutes=1),
+    )
+
+    assert jobs_revive() == 3
+
+    assert sorted(dispatched) == sorted([pending.pk, lost.pk, dead.pk])
+
+
+def test_a_job_handed_on_recently_is_left_alone(race_wave, dispatched):
+    job = estimate_job_create(wave=race_wave, by=[])
+    age(job, dispatched_at=timezone.now())
+
+    assert jobs_revive() == 0 and dispatched == []
+
+
+def test_a_duplicate_delivery_beside_a_live_run_asks_to_be_retried(race_wave):
+    job = estimate_job_create(wave=race_wave, by=[])
+    age(
+        job,
+        status=EstimateJob.RUNNING,
+        lease_until=timezone.now() + timedelta(minutes=1),
+    )
+
+    assert estimate_job_run(job.pk) is False
+
+
+def test_a_breakdown_asked_for_twice_is_estimated_once(race_wave):
+    job = run_job(race_wave, ["south", "south"])
+
+    assert job.status == EstimateJob.SUCCEEDED
+    assert [g["level"] for g in job.result["groups"]] == ["0", "1"]
+
+
+def test_levels_follow_the_order_of_the_question_choices(demo_wave):
+    job = run_job(demo_wave, ["ethnicity", "stratum"])
+
+    labels = [g["label"] for g in job.result["groups"]]
+    assert labels == ["Kazakh", "Russian", "Other", "Almaty", "Astana", "All others"]

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from analysis.models import EstimateJob
 from analysis.services import estimate_job_create, estimate_job_run
@@ -34,6 +35,7 @@ def test_an_analyst_starts_a_job_from_the_form(analyst_client, race_wave):
 
 def test_the_job_page_shows_progress_until_it_is_done(analyst_client, race_wave):
     job = estimate_job_create(wave=race_wave, by=["south"])
+    EstimateJob.objects.filter(pk=job.pk).update(dispatched_at=timezone.now())
 
     page = analyst_client.get(reverse("analysis:job", args=[job.pk]))
     status = analyst_client.get(reverse("analysis:job-status", args=[job.pk])).json()
