@@ -8,20 +8,45 @@ from analysis.estimators.breakdown import ESTIMATE_KEYS, table_rows
 
 CSV_COLUMNS = ("variable", "level", *ESTIMATE_KEYS)
 INTERVAL_NOTE = "95% confidence intervals use the normal approximation."
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def as_json(result: dict) -> str:
     return json.dumps(result, indent=2, ensure_ascii=False)
 
 
-def as_csv(result: dict, bom: bool = False) -> str:
-    """One row per estimate, proportions as numbers; a BOM lets Excel read UTF-8."""
+def spreadsheet_safe(value):
+    """Text that a spreadsheet would run as a formula gets a leading apostrophe.
+
+    Levels and notes come from uploaded files and typed labels; a cell such as
+    ``=HYPERLINK(...)`` must stay text when an analyst opens the download in Excel.
+    """
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
+        return "'" + value
+    return value
+
+
+def as_csv(result: dict, bom: bool = False, labels: bool = False) -> str:
+    """One row per estimate, proportions as numbers.
+
+    ``bom`` prepares the file for Excel: a byte-order mark so it reads UTF-8, and text
+    cells that would run as formulas kept as text.
+
+    With ``labels`` a last column gives each level's label (a wave's downloads).
+    """
+    columns = CSV_COLUMNS + (("label",) if labels else ())
+    label_of = {
+        (g["variable"], g["level"]): g.get("label", g["level"])
+        for g in result["groups"]
+    }
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\r\n")
     writer.writeheader()
+    safe = spreadsheet_safe if bom else (lambda value: value)
     for row in table_rows(result):
+        row["label"] = label_of.get((row["variable"], row["level"]), row["level"])
         writer.writerow(
-            {key: "" if row[key] is None else row[key] for key in CSV_COLUMNS}
+            {key: "" if row[key] is None else safe(row[key]) for key in columns}
         )
     return ("\ufeff" if bom else "") + buffer.getvalue()
 

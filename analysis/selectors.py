@@ -175,6 +175,8 @@ def wave_list_data(
 
 def level_of(name: str, answers: dict, fielding: dict, recodes: dict) -> str | None:
     """A respondent's level of one breakdown variable, None where missing."""
+    if not isinstance(answers, dict):
+        answers = {}
     if name in fielding:
         return fielding[name]
     if name in recodes:

@@ -97,7 +97,8 @@ def download_name(job: EstimateJob, extension: str) -> str:
 def job_csv(request, job_id: int):
     job = finished_job(job_id)
     response = HttpResponse(
-        as_csv(job.result, bom=True), content_type="text/csv; charset=utf-8"
+        as_csv(job.result, bom=True, labels=True),
+        content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = (
         f'attachment; filename="{download_name(job, "csv")}"'

@@ -11,6 +11,10 @@ class AssignmentInline(ClosedWaveReadOnly, admin.TabularInline):
     fields = ["experiment", "arm", "item_order", "source"]
     readonly_fields = ["arm", "item_order", "source"]
 
+    def has_add_permission(self, request, obj=None):
+        """Arms come from allocation, import or simulation, never typed in."""
+        return False
+
     def wave_of(self, obj):
         return obj.wave if obj is not None else None
 

@@ -53,6 +53,9 @@ class Respondent(WaveGuarded):
                 fields=["wave", "external_id"],
                 condition=models.Q(external_id__isnull=False),
                 name="respondent_external_id_unique_in_wave",
+                violation_error_message=_(
+                    "This respondent id is already used in the wave."
+                ),
             )
         ]
 
@@ -61,6 +64,25 @@ class Respondent(WaveGuarded):
 
     def guarded_wave(self) -> Wave:
         return self.wave
+
+    def clean(self):
+        """What the admin may not store: answers that are not a mapping, a weight that
+        is not positive, a stratum of another wave or a language the survey lacks."""
+        errors = {}
+        if not isinstance(self.answers, dict):
+            errors["answers"] = _('Answers are a mapping such as {"gender": "1"}.')
+        if self.weight is not None and not self.weight > 0:
+            errors["weight"] = _("A weight must be a positive number.")
+        if self.stratum_id and self.wave_id and self.stratum.wave_id != self.wave_id:
+            errors["stratum"] = _("This stratum belongs to another wave.")
+        if (
+            self.language
+            and self.wave_id
+            and self.language not in self.wave.survey.languages
+        ):
+            errors["language"] = _("The survey has no such language.")
+        if errors:
+            raise ValidationError(errors)
 
 
 class AllocationSlot(WaveGuarded):
@@ -236,6 +258,13 @@ class Response(WaveGuarded):
             return
         if self.count is None:
             raise ValidationError({"count": _("A complete response needs its count.")})
+        if (
+            self.second_count is not None
+            and self.assignment.experiment.design != ListExperiment.DOUBLE
+        ):
+            raise ValidationError(
+                {"second_count": _("Only a double-list experiment has a second count.")}
+            )
         experiment = self.assignment.experiment
         top = experiment.items_count() + (0 if self.assignment.arm == "control" else 1)
         if self.count > top:

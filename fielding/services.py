@@ -33,6 +33,8 @@ def responses_simulate(
     """
     if n < 1:
         raise FieldingError(_("Ask for at least one simulated respondent."))
+    if seed is not None and not 0 <= seed < 2**63:
+        raise FieldingError(_("A seed is a whole number from 0 to 2**63 - 1."))
     source = source or default_simulation_source(wave)
     rng = np.random.default_rng(seed)
 

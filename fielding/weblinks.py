@@ -34,6 +34,13 @@ def weblinks_create(*, wave: Wave, n: int, stratum: Stratum | None = None) -> li
         )
     if wave.is_closed:
         raise FieldingError(_("Wave “%(wave)s” is closed.") % {"wave": wave.name})
+    if Wave.WEB not in (wave.modes or []):
+        raise FieldingError(
+            _(
+                "Wave “%(wave)s” is not fielded on the web: add the web mode to it first."
+            )
+            % {"wave": wave.name}
+        )
     if stratum is not None and stratum.wave_id != wave.pk:
         raise FieldingError(_("That stratum belongs to another wave."))
 

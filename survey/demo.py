@@ -392,7 +392,7 @@ def pilot_wave_create(survey: Survey) -> Wave:
         survey=survey,
         name="Pilot, September 2022 (simulated responses)",
         description=WAVE_DESCRIPTION,
-        modes=[Wave.TABLET],
+        modes=[Wave.TABLET, Wave.WEB],
         starts_on=datetime.date(2022, 9, 1),
         ends_on=datetime.date(2022, 9, 14),
         cluster=Wave.CLUSTER_NONE,

@@ -148,3 +148,18 @@ def test_a_job_started_while_redis_is_down_stays_pending_and_says_so(
     assert "cannot be reached" in job.message
     page = analyst_client.get(reverse("analysis:job", args=[job.pk]))
     assert "cannot be reached" in page.text
+
+
+def test_the_csv_download_keeps_formula_like_levels_as_text(analyst_client, db):
+    from tests.conftest import import_csv
+
+    rows = b"y,treat,g\n" + b"".join(
+        f"{c},{t},=1+1\n".encode() for c, t in [(1, 0), (2, 0), (2, 1), (3, 1)]
+    )
+    wave = import_csv(rows, items=3, outcome="y", treat="treat", covariates=("g",)).wave
+    job = finished_job(wave, ["g"])
+
+    body = analyst_client.get(reverse("analysis:job-csv", args=[job.pk])).content
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+
+    assert rows[1]["level"] == "'=1+1" and rows[1]["label"] == "'=1+1"

@@ -89,3 +89,14 @@ def test_link_counts_outside_the_limits_are_refused(admin_client, demo_wave, n):
     )
 
     assert response.status_code == 200 and not WebLink.objects.exists()
+
+
+def test_a_wave_not_fielded_on_the_web_has_no_links(demo_wave):
+    from fielding.errors import FieldingError
+    from survey.models import Wave
+
+    Wave.objects.filter(pk=demo_wave.pk).update(modes=["tablet"])
+    demo_wave.refresh_from_db()
+
+    with pytest.raises(FieldingError, match="not fielded on the web"):
+        weblinks_create(wave=demo_wave, n=1)
