@@ -133,7 +133,7 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "listexp.sqlite3",
             "OPTIONS": {
-                "timeout": 30,
+                "timeout": 60,
                 "transaction_mode": "IMMEDIATE",
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
