@@ -51,11 +51,11 @@ def response_record(
     return response
 
 
-def answers_record(*, respondent: Respondent, answers: dict) -> Respondent:
-    """Store covariate answers (checked against the survey's questions) and finish."""
-    questions = {
-        q.code: q for q in respondent.wave.survey.questions.prefetch_related("choices")
-    }
+def answers_clean(survey, answers: dict) -> dict:
+    """Covariate answers checked against the survey's questions; blanks dropped."""
+    if not isinstance(answers, dict):
+        raise FieldingError(_("Answers are a mapping of question codes to answers."))
+    questions = {q.code: q for q in survey.questions.prefetch_related("choices")}
     clean = {}
     for code, value in answers.items():
         question = questions.get(code)
@@ -75,7 +75,12 @@ def answers_record(*, respondent: Respondent, answers: dict) -> Respondent:
             clean[code] = str(value)
         else:
             clean[code] = numeric_answer(question, value)
+    return clean
 
+
+def answers_record(*, respondent: Respondent, answers: dict) -> Respondent:
+    """Store covariate answers (checked against the survey's questions) and finish."""
+    clean = answers_clean(respondent.wave.survey, answers)
     respondent.answers = {**respondent.answers, **clean}
     respondent.finished_at = timezone.now()
     respondent.save(update_fields=["answers", "finished_at"])
@@ -85,6 +90,8 @@ def answers_record(*, respondent: Respondent, answers: dict) -> Respondent:
 def numeric_answer(question: CovariateQuestion, value) -> float | int:
     try:
         number = float(value)
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ValueError
     except (TypeError, ValueError):
         raise FieldingError(
             _("%(code)s must be a number, not “%(value)s”.")

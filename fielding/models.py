@@ -15,6 +15,45 @@ from django.utils.translation import gettext_lazy as _
 from survey.models import ListExperiment, Settlement, Stratum, Wave, WaveGuarded
 
 
+class AccessToken(models.Model):
+    """A device's or a person's key to the API; only its SHA-256 hash is stored.
+
+    A device token belongs to a tablet registered to an interviewer; a personal token
+    lets an analyst or administrator script the API. Revoking refuses the next request.
+    """
+
+    DEVICE = "device"
+    PERSONAL = "personal"
+    KIND_CHOICES = [(DEVICE, _("tablet")), (PERSONAL, _("personal"))]
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_tokens"
+    )
+    kind = models.CharField(max_length=10, choices=KIND_CHOICES, default=DEVICE)
+    label = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.label} ({self.user.get_username()})"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
 class Respondent(WaveGuarded):
     wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="respondents")
     external_id = models.CharField(
@@ -37,6 +76,17 @@ class Respondent(WaveGuarded):
         related_name="+",
     )
     client_uuid = models.UUIDField(null=True, blank=True, unique=True)
+    payload_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "Fingerprint of what a tablet sent, to tell a resend from a change."
+        ),
+    )
+    late = models.BooleanField(
+        default=False, help_text=_("Arrived long after its slot was reserved.")
+    )
     answers = models.JSONField(
         default=dict, blank=True, help_text=_("Covariate answers by question code.")
     )
@@ -125,6 +175,14 @@ class AllocationSlot(WaveGuarded):
         related_name="+",
     )
     device_label = models.CharField(max_length=100, blank=True)
+    device = models.ForeignKey(
+        AccessToken,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="slots",
+    )
+    reserved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["wave", "experiment", "stratum", "position"]
@@ -306,3 +364,53 @@ class WebLink(WaveGuarded):
 
     def guarded_wave(self) -> Wave:
         return self.wave
+
+
+class HeldSubmission(models.Model):
+    """A response from a tablet that was not stored in its wave, kept for a decision.
+
+    A *conflict* came under a known uuid with different content (the first version
+    stays; an administrator may accept this one as an audited correction); a response
+    for a *closed wave* is kept here, outside the wave's data, never dropped.
+    """
+
+    CONFLICT = "conflict"
+    WAVE_CLOSED = "wave_closed"
+    KIND_CHOICES = [(CONFLICT, _("conflict")), (WAVE_CLOSED, _("wave closed"))]
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    DISMISSED = "dismissed"
+    RESOLUTION_CHOICES = [
+        (OPEN, _("awaiting a decision")),
+        (ACCEPTED, _("accepted as a correction")),
+        (DISMISSED, _("dismissed")),
+    ]
+
+    uuid = models.UUIDField()
+    kind = models.CharField(max_length=12, choices=KIND_CHOICES)
+    wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="held")
+    token = models.ForeignKey(
+        AccessToken, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    payload = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    resolution = models.CharField(
+        max_length=10, choices=RESOLUTION_CHOICES, default=OPEN
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    previous = models.JSONField(
+        null=True, blank=True, help_text=_("The stored version before a correction.")
+    )
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.uuid}"

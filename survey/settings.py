@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
     "crispy_forms",
     "crispy_bootstrap5",
     "survey",
@@ -173,6 +175,22 @@ STORAGES = {
     },
 }
 
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "fielding.api.authentication.HashedTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "List experiments API",
+    "DESCRIPTION": "Tablet sync (waves, reservations, responses) and wave microdata.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
@@ -203,6 +221,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "listexp")
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 120)
+
+# Tablets: how many slots one reservation may take, and after how many days since its
+# reservation a response is flagged as late.
+RESERVATION_MAX = env_int("RESERVATION_MAX", 200)
+LATE_AFTER_DAYS = env_int("LATE_AFTER_DAYS", 14)
+SYNC_BATCH_MAX = env_int("SYNC_BATCH_MAX", 500)
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not TESTING)

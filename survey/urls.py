@@ -18,4 +18,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("fielding/", include("fielding.urls")),
     path("analysis/", include("analysis.urls")),
+    path("api/", include("fielding.api.urls")),
 ]

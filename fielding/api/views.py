@@ -1,0 +1,178 @@
+"""The JSON API for tablets (waves, reservations, responses) and for analysts (data).
+
+Views check the request's shape and call one service or selector. A malformed request
+is a 400 naming the problem; a bad token a 401 saying why; nothing here answers 5xx.
+"""
+
+import csv
+
+from django.conf import settings
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import ListAPIView
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from fielding.api.permissions import IsAnalyst, IsInterviewer, IsTablet
+from fielding.api.serializers import (
+    ReservationResultSerializer,
+    ReservationSerializer,
+    SyncAnswerSerializer,
+    SyncItemSerializer,
+    SyncRequestSerializer,
+)
+from fielding.errors import FieldingError
+from fielding.reservations import slots_reserve
+from fielding.selectors import (
+    microdata_columns,
+    microdata_rows,
+    wave_for_tablet,
+    waves_for_tablet,
+)
+from fielding.sync import REJECTED, SyncResult, responses_sync
+from survey.models import Wave
+
+
+class WaveListView(APIView):
+    """The waves this tablet's interviewer may work on, with everything to go offline."""
+
+    permission_classes = [IsInterviewer]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        return Response(
+            [wave_for_tablet(wave) for wave in waves_for_tablet(request.user)]
+        )
+
+
+class ReservationView(APIView):
+    """Reserve the next slots of a place's stratum for this tablet."""
+
+    permission_classes = [IsTablet]
+
+    @extend_schema(
+        request=ReservationSerializer, responses={201: ReservationResultSerializer}
+    )
+    def post(self, request, wave_id: int):
+        wave = get_object_or_404(waves_for_tablet(request.user), pk=wave_id)
+        shape = ReservationSerializer(data=request.data)
+        shape.is_valid(raise_exception=True)
+        try:
+            slots, over_quota = slots_reserve(
+                token=request.auth,
+                wave=wave,
+                place=shape.validated_data["place"],
+                count=shape.validated_data["count"],
+            )
+        except FieldingError as error:
+            raise ValidationError({"detail": str(error)}) from None
+        body = ReservationResultSerializer(
+            {"slots": slots, "over_quota": over_quota}
+        ).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class ResponsesView(APIView):
+    """Store a batch of interviews; each gets its own result, in request order."""
+
+    permission_classes = [IsTablet]
+
+    @extend_schema(request=SyncRequestSerializer, responses={200: SyncAnswerSerializer})
+    def post(self, request):
+        shape = SyncRequestSerializer(data=request.data)
+        shape.is_valid(raise_exception=True)
+        raw_items = shape.validated_data["responses"]
+        if len(raw_items) > settings.SYNC_BATCH_MAX:
+            raise ValidationError(
+                {
+                    "responses": _("Send at most %(n)s responses in one request.")
+                    % {"n": settings.SYNC_BATCH_MAX}
+                }
+            )
+
+        results: list[SyncResult | None] = [None] * len(raw_items)
+        valid, positions = [], []
+        for index, raw in enumerate(raw_items):
+            item = SyncItemSerializer(data=raw if isinstance(raw, dict) else {})
+            if isinstance(raw, dict) and item.is_valid():
+                valid.append(item.validated_data)
+                positions.append(index)
+            else:
+                errors = (
+                    item.errors
+                    if isinstance(raw, dict)
+                    else {"non_field_errors": [_("Each response is a JSON object.")]}
+                )
+                uuid = raw.get("uuid") if isinstance(raw, dict) else None
+                results[index] = SyncResult(
+                    str(uuid) if uuid else None, REJECTED, errors
+                )
+
+        for index, result in zip(
+            positions, responses_sync(token=request.auth, items=valid)
+        ):
+            results[index] = result
+        body = {
+            "results": [
+                {"index": i, "uuid": r.uuid, "result": r.result, "errors": r.errors}
+                for i, r in enumerate(results)
+            ]
+        }
+        return Response(body)
+
+
+class ResponsePagination(PageNumberPagination):
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class WaveResponsesView(ListAPIView):
+    """A wave's microdata, one object per respondent and list experiment, paginated."""
+
+    permission_classes = [IsAnalyst]
+    pagination_class = ResponsePagination
+
+    def get_queryset(self):
+        self.wave = get_object_or_404(Wave, pk=self.kwargs["wave_id"])
+        return list(microdata_rows(self.wave))
+
+    @extend_schema(responses={200: dict})
+    def get(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(page)
+
+
+class Echo:
+    def write(self, value):
+        return value
+
+
+class WaveResponsesCsvView(APIView):
+    """The same microdata as CSV (UTF-8 with a BOM), streamed at any size."""
+
+    permission_classes = [IsAnalyst]
+
+    @extend_schema(responses={(200, "text/csv"): str})
+    def get(self, request, wave_id: int):
+        wave = get_object_or_404(Wave, pk=wave_id)
+        columns = microdata_columns(wave)
+        writer = csv.DictWriter(Echo(), fieldnames=columns, extrasaction="ignore")
+
+        def lines():
+            yield "\ufeff" + writer.writeheader()
+            for row in microdata_rows(wave):
+                yield writer.writerow(row)
+
+        response = StreamingHttpResponse(
+            lines(), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = (
+            f'attachment; filename="wave{wave.pk}-responses.csv"'
+        )
+        return response

@@ -1,0 +1,180 @@
+"""Reads that the tablet API and the microdata download share."""
+
+from django.db.models import QuerySet
+
+from fielding.models import Assignment
+from survey.cards import wave_snapshot
+from survey.models import Settlement, Wave
+from survey.roles import ADMINISTRATOR, has_role
+from survey.selectors import stratum_lookup
+
+
+def waves_for_tablet(user) -> QuerySet:
+    """Waves in fieldwork that ``user`` may interview in."""
+    waves = Wave.objects.filter(status=Wave.FIELDING).select_related("survey")
+    if has_role(user, ADMINISTRATOR):
+        return waves
+    return waves.filter(interviewers=user)
+
+
+def wave_for_tablet(wave: Wave) -> dict:
+    """Everything a tablet needs to interview offline in ``wave``: places, cards,
+    questions, in every language of the survey."""
+    lookup = stratum_lookup(wave)
+    settlements = [
+        {"code": s.code, "name": s.name, "stratum": getattr(lookup(s), "code", None)}
+        for s in Settlement.objects.order_by("name")
+    ]
+    cards = []
+    for code, experiment in wave_snapshot(wave).items():
+        items = [i for codes in experiment["lists"].values() for i in codes]
+        items += experiment["sensitive"]
+        for list_code in experiment["lists"]:
+            languages = {}
+            for language, texts in experiment["texts"].items():
+                languages[language] = {
+                    "instructions": (texts.get("instructions") or {}).get("text", ""),
+                    "items": [
+                        {"code": i, "text": texts["items"].get(i, {}).get("text", i)}
+                        for i in items
+                    ],
+                }
+            cards.append(
+                {"experiment": code, "code": list_code, "languages": languages}
+            )
+    questions = [
+        {
+            "code": q.code,
+            "kind": q.kind,
+            "texts": q.texts,
+            "min": q.min_value,
+            "max": q.max_value,
+            "choices": [{"code": c.code, "labels": c.labels} for c in q.choices.all()],
+        }
+        for q in wave.survey.questions.prefetch_related("choices")
+    ]
+    return {
+        "id": wave.pk,
+        "name": wave.name,
+        "languages": wave.survey.languages,
+        "settlements": [s for s in settlements if s["stratum"] is not None],
+        "cards": cards,
+        "questions": questions,
+    }
+
+
+MICRODATA_FIXED = [
+    "respondent_id",
+    "external_id",
+    "wave_id",
+    "stratum",
+    "region",
+    "place",
+    "mode",
+    "language",
+    "interviewer",
+    "arm",
+    "item_order",
+    "source",
+    "simulated",
+    "status",
+    "count",
+    "second_count",
+    "weight",
+    "late",
+    "registered_at",
+    "card_shown_at",
+    "started_at",
+    "finished_at",
+    "received_at",
+]
+
+
+def microdata_columns(wave: Wave) -> list[str]:
+    return MICRODATA_FIXED + [q.code for q in wave.survey.questions.all()]
+
+
+def microdata_rows(wave: Wave):
+    """One dict per assignment of ``wave``, streamed from the database in chunks."""
+    questions = [q.code for q in wave.survey.questions.all()]
+    rows = (
+        Assignment.objects.filter(respondent__wave=wave)
+        .order_by("respondent_id", "experiment_id")
+        .values_list(
+            "respondent_id",
+            "respondent__external_id",
+            "respondent__stratum__code",
+            "respondent__place__region__code",
+            "respondent__place__code",
+            "respondent__mode",
+            "respondent__language",
+            "respondent__interviewer__username",
+            "arm",
+            "item_order",
+            "source",
+            "response__status",
+            "response__count",
+            "response__second_count",
+            "respondent__weight",
+            "respondent__late",
+            "respondent__registered_at",
+            "card_shown_at",
+            "respondent__started_at",
+            "respondent__finished_at",
+            "respondent__received_at",
+            "respondent__answers",
+        )
+    )
+    for row in rows.iterator(chunk_size=2000):
+        (
+            rid,
+            external,
+            stratum,
+            region,
+            place,
+            mode,
+            language,
+            interviewer,
+            arm,
+            order,
+            source,
+            status,
+            count,
+            second,
+            weight,
+            late,
+            registered,
+            shown,
+            started,
+            finished,
+            received,
+            answers,
+        ) = row
+        answers = answers if isinstance(answers, dict) else {}
+        record = {
+            "respondent_id": rid,
+            "external_id": external,
+            "wave_id": wave.pk,
+            "stratum": stratum,
+            "region": region,
+            "place": place,
+            "mode": mode,
+            "language": language,
+            "interviewer": interviewer,
+            "arm": arm,
+            "item_order": ";".join(next(iter((order or {}).values()), [])),
+            "source": source,
+            "simulated": int(source == Assignment.SIMULATION),
+            "status": status or "no_response",
+            "count": count,
+            "second_count": second,
+            "weight": weight,
+            "late": int(bool(late)),
+            "registered_at": registered,
+            "card_shown_at": shown,
+            "started_at": started,
+            "finished_at": finished,
+            "received_at": received,
+        }
+        record.update({code: answers.get(code) for code in questions})
+        yield record

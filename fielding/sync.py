@@ -1,0 +1,241 @@
+"""Storing responses sent by tablets: each exactly once, whatever the network does.
+
+Every response carries a uuid made on the tablet. A resend of the same content is a
+*duplicate* and stores nothing; the same uuid with other content is a *conflict*: the
+first version stays and the new one is held for an administrator. Each response is
+stored whole or not at all, in its own transaction, so one bad response never stops
+the rest of a batch. The slot row is locked before the uuid is looked up, so two
+concurrent sends of one response queue behind each other and the second finds the
+first.
+"""
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from fielding.errors import FieldingError
+from fielding.interviewing import answers_clean
+from fielding.models import (
+    AccessToken,
+    AllocationSlot,
+    Assignment,
+    HeldSubmission,
+    Respondent,
+    Response,
+)
+from survey.models import Settlement, Wave
+from survey.selectors import stratum_lookup
+
+logger = logging.getLogger(__name__)
+
+CREATED, DUPLICATE, CONFLICT, REJECTED = "created", "duplicate", "conflict", "rejected"
+CONTENT_FIELDS = (
+    "uuid",
+    "slot",
+    "status",
+    "count",
+    "counts",
+    "answers",
+    "place",
+    "language",
+    "started_at",
+    "finished_at",
+)
+
+
+class Rejection(Exception):
+    """A response that cannot be stored, with errors by field."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        super().__init__(errors)
+
+
+@dataclass
+class SyncResult:
+    uuid: str
+    result: str
+    errors: dict = field(default_factory=dict)
+
+
+def content_hash(item: dict) -> str:
+    """A fingerprint of what the tablet said, to tell a resend from a changed answer."""
+    content = {key: item.get(key) for key in CONTENT_FIELDS}
+    text = json.dumps(content, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def responses_sync(*, token: AccessToken, items: list[dict]) -> list[SyncResult]:
+    """Store a batch of already-shaped responses from ``token``'s tablet, in order."""
+    results = [response_sync(token=token, item=item) for item in items]
+    counts = {}
+    for result in results:
+        counts[result.result] = counts.get(result.result, 0) + 1
+    logger.info(
+        "Device %s (%s) sent %s responses: %s",
+        token.pk,
+        token.label,
+        len(items),
+        counts,
+    )
+    return results
+
+
+def response_sync(*, token: AccessToken, item: dict) -> SyncResult:
+    uuid = str(item["uuid"])
+    try:
+        with transaction.atomic():
+            result = response_store(token, item)
+    except Rejection as rejection:
+        return SyncResult(uuid, REJECTED, rejection.errors)
+    except IntegrityError:
+        # Another request stored this uuid between our look-up and our insert.
+        result = known_response(token, item)
+        if result is None:
+            raise
+    return SyncResult(uuid, result)
+
+
+def known_response(token: AccessToken, item: dict) -> str | None:
+    """``duplicate`` or ``conflict`` if the uuid is already stored, else None."""
+    stored = Respondent.objects.filter(client_uuid=item["uuid"]).first()
+    if stored is None:
+        return None
+    if stored.payload_hash == content_hash(item):
+        return DUPLICATE
+    hold(token, stored.wave, item, HeldSubmission.CONFLICT)
+    return CONFLICT
+
+
+def hold(token: AccessToken, wave: Wave, item: dict, kind: str) -> None:
+    """Keep a response outside the wave's data, once per distinct content."""
+    payload = json.loads(json.dumps(item, default=str))
+    if not HeldSubmission.objects.filter(
+        uuid=item["uuid"], kind=kind, payload=payload
+    ).exists():
+        HeldSubmission.objects.create(
+            uuid=item["uuid"], kind=kind, wave=wave, token=token, payload=payload
+        )
+
+
+def response_store(token: AccessToken, item: dict) -> str:
+    """Check one response against its slot and store it (inside the caller's atomic)."""
+    slot = (
+        AllocationSlot.objects.select_for_update()
+        .select_related("wave__survey", "stratum", "experiment")
+        .filter(pk=item["slot"])
+        .first()
+    )
+    known = known_response(token, item)
+    if known is not None:
+        return known
+    if slot is None or slot.device_id != token.pk:
+        raise Rejection({"slot": [_("This slot was not reserved by this tablet.")]})
+    if slot.wave.status == Wave.CLOSED:
+        hold(token, slot.wave, item, HeldSubmission.WAVE_CLOSED)
+        raise Rejection({"wave": [_("wave closed")]})
+    if slot.status == AllocationSlot.USED:
+        raise Rejection(
+            {"slot": [_("This slot is already used by another interview.")]}
+        )
+    if slot.status != AllocationSlot.RESERVED:
+        raise Rejection({"slot": [_("This slot was released by an administrator.")]})
+
+    place = checked_place(slot, item["place"])
+    count = checked_count(slot, item)
+    language = item.get("language") or ""
+    if language and language not in slot.wave.survey.languages:
+        raise Rejection({"language": [_("The survey has no such language.")]})
+    try:
+        answers = answers_clean(slot.wave.survey, item.get("answers") or {})
+    except FieldingError as error:
+        raise Rejection({"answers": [str(error)]}) from None
+
+    now = timezone.now()
+    late_after = timedelta(days=settings.LATE_AFTER_DAYS)
+    respondent = Respondent.objects.create(
+        wave=slot.wave,
+        interviewer=token.user,
+        place=place,
+        stratum=slot.stratum,
+        mode=Wave.TABLET,
+        language=language,
+        client_uuid=item["uuid"],
+        payload_hash=content_hash(item),
+        answers=answers,
+        consented_at=item.get("registered_at") or item.get("started_at"),
+        registered_at=item.get("registered_at") or item.get("started_at"),
+        started_at=item.get("started_at"),
+        finished_at=item.get("finished_at"),
+        late=slot.reserved_at is not None and now - slot.reserved_at > late_after,
+    )
+    assignment = Assignment.objects.create(
+        respondent=respondent,
+        experiment=slot.experiment,
+        arm=slot.arm,
+        item_order=slot.item_order,
+        source=Assignment.ALLOCATION,
+        slot=slot,
+        card_shown_at=item.get("card_shown_at"),
+    )
+    status = item["status"]
+    Response.objects.create(
+        assignment=assignment,
+        status=status,
+        count=count if status == Response.COMPLETE else None,
+    )
+    slot.status = AllocationSlot.USED
+    slot.allocated_at = respondent.registered_at or now
+    slot.allocated_by = token.user
+    slot.save(update_fields=["status", "allocated_at", "allocated_by"])
+    return CREATED
+
+
+def checked_place(slot: AllocationSlot, code: str) -> Settlement:
+    place = Settlement.objects.filter(code=code).first()
+    if place is None:
+        raise Rejection(
+            {"place": [_("“%(place)s” is not a known place code.") % {"place": code}]}
+        )
+    if stratum_lookup(slot.wave)(place) != slot.stratum:
+        raise Rejection(
+            {
+                "place": [
+                    _("This place is outside the slot's stratum (%(s)s).")
+                    % {"s": slot.stratum.name}
+                ]
+            }
+        )
+    return place
+
+
+def checked_count(slot: AllocationSlot, item: dict) -> int | None:
+    """The count, or None when the status says there is none; a count out of range or
+    a count beside a refusal is refused."""
+    count = item.get("count")
+    if item.get("counts"):
+        raise Rejection(
+            {"counts": [_("This list experiment has a single list; send count.")]}
+        )
+    if item["status"] != Response.COMPLETE:
+        if count is not None:
+            raise Rejection({"count": [_("Only a complete response has a count.")]})
+        return None
+    top = len(next(iter(slot.item_order.values()), []))
+    if count is None or not 0 <= count <= top:
+        raise Rejection(
+            {
+                "count": [
+                    _("The count must be a whole number from 0 to %(top)s.")
+                    % {"top": top}
+                ]
+            }
+        )
+    return count
