@@ -94,9 +94,55 @@ def as_text(result: dict) -> str:
     for line in lines:
         cells = "  ".join(str(c).ljust(w) for c, w in zip(line, widths))
         out.append((cells + "  " + line[-1]).rstrip())
+    out.extend(["", *extra_sections(result)] if extra_sections(result) else [])
     out.append("")
     out.append(INTERVAL_NOTE)
+    if result.get("weighted"):
+        out.append("Weighted: Hajek means, linearization standard errors.")
     missing = {k: v for k, v in result.get("missing", {}).items() if v}
     for variable, n in missing.items():
         out.append(f"{variable}: {n} respondents left out (missing count or value).")
     return "\n".join(out) + "\n"
+
+
+def extra_sections(result: dict) -> list[str]:
+    """Group differences, the design-effect test and models, as lines of text."""
+    out = []
+    for d in result.get("differences", []):
+        out.append(
+            f"{d['variable']} {d['a']} minus {d['b']}: {number(d['estimate'])} "
+            f"(SE {number(d['se'])}, 95% CI [{number(d['ci_low'])}, "
+            f"{number(d['ci_high'])}], p {number(d['p_value'])})"
+            + (f"  {d['note']}" if d.get("note") else "")
+        )
+    test = result.get("design_test")
+    if test:
+        out.append(
+            f"Design-effect test (Blair and Imai 2012, {'with' if test['gms'] else 'without'}"
+            f" moment selection): Bonferroni-corrected p = {number(test['p_value'], 4)}"
+        )
+        for row in test["proportions"]:
+            out.append(
+                f"  share with Y(0) = {row['y']}, Z = {row['z']}: "
+                f"{number(row['estimate'], 4)} (SE {number(row['se'], 4)})"
+            )
+    floor = result.get("floor_ceiling")
+    if floor:
+        out.append(f"Floor and ceiling: {floor['reading']}")
+    for key in ("model", "model_linear"):
+        model = result.get(key)
+        if not model:
+            continue
+        out.append(f"Model ({model['method']}), sensitive item:")
+        for name, coef in model["sensitive"]["coef"].items():
+            out.append(
+                f"  {name}: {number(coef)} (SE {number(model['sensitive']['se'][name])})"
+            )
+        predicted = model["predicted"]
+        out.append(
+            f"  predicted proportion: {number(predicted['estimate'])} "
+            f"(SE {number(predicted['se'])})"
+        )
+        for warning in model.get("warnings", []):
+            out.append(f"  note: {warning}")
+    return out

@@ -1,4 +1,4 @@
-"""python manage.py estimate FILE --outcome COL --treat COL --items J [--by COL]."""
+"""python manage.py estimate FILE --outcome COL --treat COL --items J [options]."""
 
 from pathlib import Path
 
@@ -6,11 +6,13 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from analysis.estimators.breakdown import breakdown_table
+from analysis.estimators.report import ReportData, ReportSpec, report
 from analysis.formatting import INTERVAL_NOTE, as_csv, as_json, as_text
 from fielding.tabular import (
     Problem,
+    Table,
     TableError,
+    parse_number,
     read_list_columns,
     read_table,
     require_columns,
@@ -24,10 +26,38 @@ def level_array(values: list[str]) -> np.ndarray:
     )
 
 
+def number_array(values: list[str]) -> np.ndarray:
+    """Numbers as written (NaN where empty or not a number)."""
+    parsed = [parse_number(v) if v not in ("", "NA") else None for v in values]
+    return np.array([np.nan if v is None else v for v in parsed], dtype=float)
+
+
+def is_numeric(values: list[str]) -> bool:
+    present = [v for v in values if v not in ("", "NA")]
+    return bool(present) and all(parse_number(v) is not None for v in present)
+
+
+def parse_compare(values: list[str] | None) -> tuple[tuple[str, str, str], ...]:
+    """``VAR:A,B`` flags (repeatable) as (variable, a, b) triples."""
+    triples = []
+    for value in values or []:
+        variable, _sep, levels = value.partition(":")
+        parts = [p.strip() for p in levels.split(",")]
+        if not variable or len(parts) != 2 or not all(parts):
+            raise CommandError(
+                f"--compare takes VAR:A,B (e.g. south:1,0), not {value!r}.",
+                returncode=2,
+            )
+        triples.append((variable.strip(), parts[0], parts[1]))
+    return tuple(triples)
+
+
 class Command(BaseCommand):
     help = (
-        "Difference-in-means estimates from a CSV file, without a database: overall and "
-        "within every level of each --by column. Bad rows are reported (exit 2)."
+        "Estimates from a CSV file, without a database: the difference in means overall "
+        "and within every level of each --by column, weighted if asked, group "
+        "differences, the design-effect test and regression models. Bad rows are "
+        "reported (exit 2)."
     )
 
     def add_arguments(self, parser):
@@ -38,6 +68,27 @@ class Command(BaseCommand):
         )
         parser.add_argument("--items", type=int, required=True, help="J, control items")
         parser.add_argument("--by", action="append", help="column(s) to break down by")
+        parser.add_argument("--weight", default="", help="design weight column")
+        parser.add_argument("--strata", default="", help="stratum column")
+        parser.add_argument("--cluster", default="", help="cluster (PSU) column")
+        parser.add_argument(
+            "--compare", action="append", help="VAR:A,B gives estimate(A) - estimate(B)"
+        )
+        parser.add_argument(
+            "--design-test",
+            action="store_true",
+            help="Blair-Imai test, floor and ceiling",
+        )
+        parser.add_argument(
+            "--no-gms", action="store_true", help="design test without moment selection"
+        )
+        parser.add_argument("--model", choices=["lm", "ml"], help="ictreg-style model")
+        parser.add_argument(
+            "--covariates", action="append", help="the model's covariates"
+        )
+        parser.add_argument(
+            "--predict-by", action="append", help="predicted proportions by level"
+        )
         parser.add_argument(
             "--format", choices=["table", "csv", "json"], default="table"
         )
@@ -48,11 +99,45 @@ class Command(BaseCommand):
             raise CommandError(f"No such file: {path}", returncode=2)
         if options["items"] < 1:
             raise CommandError("--items (J) must be 1 or more.", returncode=2)
-        by = several(options["by"])
+        spec = ReportSpec(
+            by=tuple(several(options["by"])),
+            compare=parse_compare(options["compare"]),
+            design_test=options["design_test"],
+            gms=not options["no_gms"],
+            model=options["model"],
+            covariates=tuple(several(options["covariates"])),
+            predict_by=tuple(several(options["predict_by"])),
+        )
+        if spec.covariates and not spec.model:
+            raise CommandError(
+                "--covariates needs --model lm or --model ml.", returncode=2
+            )
 
+        table, columns = self.read(path, options, spec)
+        data = self.report_data(table, columns, options, spec)
+        try:
+            result = report(data, spec)
+        except ValueError as error:
+            raise CommandError(str(error), returncode=2) from None
+        result["n_missing_count"] = columns.n_missing_count
+        result["interval"] = INTERVAL_NOTE
+
+        render = {"table": as_text, "csv": as_csv, "json": as_json}[options["format"]]
+        self.stdout.write(
+            render(result), ending="" if options["format"] != "json" else "\n"
+        )
+
+    def read(self, path: Path, options, spec: ReportSpec):
+        named = [
+            *spec.by,
+            *(variable for variable, _a, _b in spec.compare),
+            *spec.covariates,
+            *spec.predict_by,
+            *(options[k] for k in ("weight", "strata", "cluster") if options[k]),
+        ]
         try:
             table = read_table(path.read_bytes(), name=path.name)
-            require_columns(table, by)
+            require_columns(table, list(dict.fromkeys(named)))
             columns = read_list_columns(
                 table,
                 outcome=options["outcome"],
@@ -69,17 +154,36 @@ class Command(BaseCommand):
             for line in error.lines():
                 self.stderr.write(f"{path.name}: {line}")
             raise CommandError("No estimate was made.", returncode=2) from None
+        return table, columns
 
-        variables = {name: level_array(table.column(name)) for name in by}
-        result = breakdown_table(
-            np.array(columns.counts, dtype=float),
-            np.array(columns.treated, dtype=bool),
-            variables,
-        )
-        result["n_missing_count"] = columns.n_missing_count
-        result["interval"] = INTERVAL_NOTE
-
-        render = {"table": as_text, "csv": as_csv, "json": as_json}[options["format"]]
-        self.stdout.write(
-            render(result), ending="" if options["format"] != "json" else "\n"
+    def report_data(
+        self, table: Table, columns, options, spec: ReportSpec
+    ) -> ReportData:
+        level_names = [*spec.by, *(v for v, _a, _b in spec.compare), *spec.predict_by]
+        model_columns, coded = {}, set()
+        for name in spec.covariates:
+            values = table.column(name)
+            if is_numeric(values):
+                model_columns[name] = number_array(values)
+            else:
+                model_columns[name] = level_array(values)
+                coded.add(name)
+        return ReportData(
+            counts=np.array(columns.counts, dtype=float),
+            treated=np.array(columns.treated, dtype=bool),
+            items=options["items"],
+            levels={name: level_array(table.column(name)) for name in level_names},
+            columns=model_columns,
+            coded=frozenset(coded),
+            weights=number_array(table.column(options["weight"]))
+            if options["weight"]
+            else None,
+            strata=level_array(table.column(options["strata"]))
+            if options["strata"]
+            else None,
+            clusters=(
+                level_array(table.column(options["cluster"]))
+                if options["cluster"]
+                else None
+            ),
         )
