@@ -23,7 +23,6 @@ from analysis.estimators.weighted import (
     weighted_difference_in_means,
 )
 
-
 UNWEIGHTED_NOTE = (
     "Computed without the design weights, strata and clusters, as R's list package "
     "does."
