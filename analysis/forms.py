@@ -5,7 +5,7 @@ from analysis.selectors import breakdown_options
 
 
 class EstimateForm(forms.Form):
-    """What to estimate for a wave: the list experiment and the breakdowns."""
+    """What to estimate for a wave: breakdowns, design, differences, tests, models."""
 
     experiment = forms.ChoiceField(label=_("List experiment"))
     by = forms.MultipleChoiceField(
@@ -16,6 +16,37 @@ class EstimateForm(forms.Form):
             "Each chosen variable gives an estimate within each of its levels."
         ),
     )
+    weighted = forms.BooleanField(
+        label=_("Use the wave's design: weights, strata and cluster"),
+        required=False,
+        help_text=_("Hajek weighted means with linearization standard errors."),
+    )
+    compare = forms.CharField(
+        label=_("Differences between groups"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("One per line as variable:A,B, e.g. gender:1,2 gives 1 minus 2."),
+    )
+    design_test = forms.BooleanField(
+        label=_("Test for design effects (Blair and Imai), floor and ceiling"),
+        required=False,
+    )
+    gms = forms.BooleanField(
+        label=_("with generalized moment selection"), required=False, initial=True
+    )
+    model = forms.ChoiceField(
+        label=_("Regression model"),
+        required=False,
+        choices=[
+            ("", _("none")),
+            ("lm", _("linear")),
+            ("ml", _("maximum likelihood (shown beside the linear one)")),
+        ],
+    )
+    covariates = forms.MultipleChoiceField(
+        label=_("Model covariates"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    predict_by = forms.ChoiceField(label=_("Predicted proportions by"), required=False)
 
     def __init__(self, *args, wave, **kwargs):
         super().__init__(*args, **kwargs)
@@ -28,10 +59,51 @@ class EstimateForm(forms.Form):
             "recode": _("recode"),
             "fielding": _("fieldwork"),
         }
+        options = breakdown_options(wave.survey)
         self.fields["by"].choices = [
-            (o.key, f"{o.label} · {kinds[o.kind]}")
-            for o in breakdown_options(wave.survey)
+            (o.key, f"{o.label} · {kinds[o.kind]}") for o in options
         ]
+        self.fields["predict_by"].choices = [("", "—")] + [
+            (o.key, o.label) for o in options
+        ]
+        questions = [(q.code, q.code) for q in wave.survey.questions.all()]
+        recodes = [(r.name, r.name) for r in wave.survey.recodes.all()]
+        self.fields["covariates"].choices = questions + recodes
 
     def clean_experiment(self):
         return self.experiments[self.cleaned_data["experiment"]]
+
+    def clean_compare(self):
+        triples = []
+        for line in self.cleaned_data["compare"].splitlines():
+            if not line.strip():
+                continue
+            variable, _sep, levels = line.partition(":")
+            parts = [p.strip() for p in levels.split(",")]
+            if not variable.strip() or len(parts) != 2 or not all(parts):
+                raise forms.ValidationError(
+                    _("Write each difference as variable:A,B, not “%(line)s”.")
+                    % {"line": line.strip()}
+                )
+            triples.append((variable.strip(), parts[0], parts[1]))
+        return triples
+
+    def clean(self):
+        data = super().clean()
+        if data.get("covariates") and not data.get("model"):
+            self.add_error("model", _("Choose a model for the covariates."))
+        return data
+
+    def job_options(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "experiment": data["experiment"],
+            "by": data["by"],
+            "weighted": data["weighted"],
+            "compare": data["compare"],
+            "design_test": data["design_test"],
+            "gms": data["gms"],
+            "model": data["model"] or None,
+            "covariates": data["covariates"],
+            "predict_by": [data["predict_by"]] if data["predict_by"] else [],
+        }

@@ -6,7 +6,7 @@ touch the database and a job costs one read however many breakdowns it asks for.
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from django.utils.translation import gettext as _
@@ -50,6 +50,9 @@ class WaveData:
     n_used: int
     n_simulated: int
     checksum: str
+    columns: dict = field(default_factory=dict)
+    coded: frozenset = frozenset()
+    design: dict = field(default_factory=dict)
 
 
 def breakdown_options(survey: Survey) -> list[BreakdownOption]:
@@ -104,14 +107,23 @@ def level_labels(wave: Wave, language: str) -> dict[str, dict[str, str]]:
 
 
 def wave_list_data(
-    wave: Wave, experiment: ListExperiment, variables: list[str], language: str = "en"
+    wave: Wave,
+    experiment: ListExperiment,
+    variables: list[str],
+    language: str = "en",
+    covariates: list[str] = (),
 ) -> WaveData:
-    """The wave's counts, arms and breakdown levels for one list experiment."""
+    """The wave's counts, arms, breakdown levels, model covariates and design."""
     check_single_list(experiment)
     recodes = {
         r.name: (r.question.code, r.mapping)
         for r in wave.survey.recodes.select_related("question")
     }
+    numeric = set(
+        wave.survey.questions.filter(kind=CovariateQuestion.NUMERIC).values_list(
+            "code", flat=True
+        )
+    )
 
     rows = (
         Assignment.objects.filter(respondent__wave=wave, experiment=experiment)
@@ -126,11 +138,15 @@ def wave_list_data(
             "respondent__stratum__code",
             "respondent__place__region__code",
             "respondent__place__code",
+            "respondent__weight",
+            "respondent__stratum__design_weight",
         )
     )
 
     counts, treated, simulated = [], [], 0
     levels: dict[str, list] = {name: [] for name in variables}
+    columns: dict[str, list] = {name: [] for name in covariates}
+    weights, design_weights, strata, places = [], [], [], []
     statuses = {arm: Counter() for arm in ("control", "treatment")}
     digest = hashlib.sha256()
     n_assigned = 0
@@ -144,6 +160,8 @@ def wave_list_data(
         stratum,
         region,
         place,
+        weight,
+        design_weight,
     ) in rows:
         n_assigned += 1
         statuses.setdefault(arm, Counter())[status or NO_RESPONSE] += 1
@@ -156,6 +174,13 @@ def wave_list_data(
         fielding = {"stratum": stratum, "region": region, "place": place}
         for name in variables:
             levels[name].append(level_of(name, answers, fielding, recodes))
+        for name in covariates:
+            value = level_of(name, answers, fielding, recodes)
+            columns[name].append(number_or_none(value) if name in numeric else value)
+        weights.append(weight)
+        design_weights.append(design_weight)
+        strata.append(stratum)
+        places.append(place)
 
     return WaveData(
         counts=np.asarray(counts, dtype=float),
@@ -170,7 +195,43 @@ def wave_list_data(
         n_used=len(counts),
         n_simulated=simulated,
         checksum=digest.hexdigest(),
+        columns={
+            name: np.asarray([np.nan if v is None else v for v in values], dtype=float)
+            if name in numeric
+            else np.asarray(values, dtype=object)
+            for name, values in columns.items()
+        },
+        coded=frozenset(name for name in covariates if name not in numeric),
+        design=wave_design(wave, weights, design_weights, strata, places),
     )
+
+
+def number_or_none(value) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def wave_design(wave: Wave, weights, design_weights, strata, places) -> dict:
+    """The wave's own design as arrays: respondent weights if any were given, else
+    the strata's design weights; strata when the plan has several; the place of
+    interview as the cluster when the wave's plan names it."""
+    if any(w is not None for w in weights):
+        chosen = weights
+    elif any(w is not None for w in design_weights):
+        chosen = design_weights
+    else:
+        chosen = None
+    return {
+        "weights": None
+        if chosen is None
+        else np.asarray([np.nan if w is None else w for w in chosen], dtype=float),
+        "strata": np.asarray(strata, dtype=object) if len(set(strata)) > 1 else None,
+        "clusters": np.asarray(places, dtype=object)
+        if wave.cluster == Wave.CLUSTER_PLACE
+        else None,
+    }
 
 
 def level_of(name: str, answers: dict, fielding: dict, recodes: dict) -> str | None:

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 import survey
 from analysis.errors import AnalysisError
-from analysis.estimators.breakdown import breakdown_table
+from analysis.estimators.report import ReportData, ReportSpec, report
 from analysis.formatting import INTERVAL_NOTE
 from analysis.models import EstimateJob
 from analysis.selectors import (
@@ -38,6 +38,13 @@ def estimate_job_create(
     user=None,
     experiment: ListExperiment | None = None,
     language: str = "en",
+    weighted: bool = False,
+    compare: list[tuple[str, str, str]] = (),
+    design_test: bool = False,
+    gms: bool = True,
+    model: str | None = None,
+    covariates: list[str] = (),
+    predict_by: list[str] = (),
 ) -> EstimateJob:
     """Save a job for ``wave`` and hand it to the queue once the row is committed."""
     from analysis.runner import job_dispatch
@@ -48,27 +55,46 @@ def estimate_job_create(
         raise AnalysisError(_("This wave's survey has no list experiment."))
     check_single_list(experiment)
     known = {option.key for option in breakdown_options(wave.survey)}
-    unknown = [name for name in by if name not in known]
+    named = [*by, *(c[0] for c in compare), *predict_by]
+    unknown = [name for name in dict.fromkeys(named) if name not in known]
     if unknown:
         raise AnalysisError(
             _("Cannot break down by %(names)s: not a covariate, recode or %(meta)s.")
             % {"names": ", ".join(unknown), "meta": "stratum, region, place"}
         )
+    questions = set(wave.survey.questions.values_list("code", flat=True))
+    recodes = set(wave.survey.recodes.values_list("name", flat=True))
+    not_questions = [c for c in covariates if c not in questions | recodes]
+    if not_questions:
+        raise AnalysisError(
+            _("The model's covariates must be questions or recodes: %(names)s is not.")
+            % {"names": ", ".join(not_questions)}
+        )
+    if model not in (None, "", "lm", "ml"):
+        raise AnalysisError(_("The model is lm (linear) or ml (maximum likelihood)."))
 
+    specification = {
+        "estimator": "difference_in_means",
+        "by": by,
+        "language": language,
+        "weighted": weighted,
+        "compare": [list(c) for c in compare],
+        "design_test": design_test,
+        "gms": gms,
+        "model": model or None,
+        "covariates": list(covariates),
+        "predict_by": list(predict_by),
+    }
     with transaction.atomic():
         job = EstimateJob.objects.create(
             wave=wave,
             experiment=experiment,
-            specification={
-                "estimator": "difference_in_means",
-                "by": by,
-                "language": language,
-            },
+            specification=specification,
             created_by=user,
             software_version=survey.__version__,
         )
         transaction.on_commit(lambda: job_dispatch(job.pk))
-    logger.info("Estimate job %s saved for wave %s by %s", job.pk, wave.pk, by)
+    logger.info("Estimate job %s saved for wave %s: %s", job.pk, wave.pk, specification)
     return job
 
 
@@ -197,9 +223,32 @@ def labelled_in_display_order(groups: list[dict], labels: dict) -> list[dict]:
 def estimate_compute(job: EstimateJob):
     """Load the wave's data, check it can be estimated, and build the result."""
     spec = job.specification
-    by = spec.get("by", [])
+    report_spec = ReportSpec(
+        by=tuple(spec.get("by", [])),
+        compare=tuple(tuple(c) for c in spec.get("compare", [])),
+        design_test=spec.get("design_test", False),
+        gms=spec.get("gms", True),
+        model=spec.get("model"),
+        covariates=tuple(spec.get("covariates", [])),
+        predict_by=tuple(spec.get("predict_by", [])),
+    )
+    level_names = list(
+        dict.fromkeys(
+            [
+                *report_spec.by,
+                *(c[0] for c in report_spec.compare),
+                *report_spec.predict_by,
+            ]
+        )
+    )
     job_progress(job.pk, 0.05, _("Loading responses."))
-    data = wave_list_data(job.wave, job.experiment, by, spec.get("language", "en"))
+    data = wave_list_data(
+        job.wave,
+        job.experiment,
+        level_names,
+        spec.get("language", "en"),
+        covariates=list(report_spec.covariates),
+    )
 
     n_treatment = int(data.treated.sum())
     n_control = data.n_used - n_treatment
@@ -213,16 +262,39 @@ def estimate_compute(job: EstimateJob):
             % {"arm": empty}
         )
 
+    design = data.design if spec.get("weighted") else {}
+    if spec.get("weighted") and not any(v is not None for v in design.values()):
+        raise AnalysisError(
+            _(
+                "The wave has no design to weight by: no respondent weights, no design "
+                "weights on its strata, a single stratum and no cluster."
+            )
+        )
+    report_data = ReportData(
+        counts=data.counts,
+        treated=data.treated,
+        items=job.experiment.items_count(),
+        levels=data.variables,
+        columns=data.columns,
+        coded=data.coded,
+        weights=design.get("weights"),
+        strata=design.get("strata"),
+        clusters=design.get("clusters"),
+    )
+
     def progress(done: int, total: int) -> None:
         job_progress(
             job.pk,
-            0.1 + 0.85 * done / total,
+            0.1 + 0.6 * done / total,
             _("Estimated %(done)s of %(total)s breakdowns.")
             % {"done": done, "total": total},
         )
 
     job_progress(job.pk, 0.1, _("Estimating."))
-    table = breakdown_table(data.counts, data.treated, data.variables, progress)
+    try:
+        table = report(report_data, report_spec, progress)
+    except ValueError as error:
+        raise AnalysisError(str(error)) from None
     table["groups"] = labelled_in_display_order(table["groups"], data.labels)
 
     table.update(
@@ -237,6 +309,7 @@ def estimate_compute(job: EstimateJob):
             "experiment": job.experiment.code,
             "items": job.experiment.items_count(),
             "specification": spec,
+            "design": {key: value is not None for key, value in (design or {}).items()},
             "software_version": survey.__version__,
         }
     )

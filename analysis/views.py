@@ -37,10 +37,9 @@ def estimate_new(request, wave_id: int):
         try:
             job = estimate_job_create(
                 wave=wave,
-                experiment=form.cleaned_data["experiment"],
-                by=form.cleaned_data["by"],
                 user=request.user,
                 language=get_language() or "en",
+                **form.job_options(),
             )
         except AnalysisError as error:
             form.add_error(None, str(error))

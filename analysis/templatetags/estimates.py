@@ -23,3 +23,9 @@ def decimal(value, digits: int = 2):
 @register.filter
 def get(mapping, key):
     return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.filter
+def models(result):
+    """The fitted models of a result, the requested one first (ML beside linear)."""
+    return [result[key] for key in ("model", "model_linear") if result.get(key)]

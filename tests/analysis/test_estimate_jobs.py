@@ -215,3 +215,66 @@ def test_levels_follow_the_order_of_the_question_choices(demo_wave):
 
     labels = [g["label"] for g in job.result["groups"]]
     assert labels == ["Kazakh", "Russian", "Other", "Almaty", "Astana", "All others"]
+
+
+def test_a_job_gives_differences_the_design_test_and_models(race_wave):
+    job = estimate_job_create(
+        wave=race_wave,
+        by=["south"],
+        compare=[("south", "1", "0")],
+        design_test=True,
+        model="ml",
+        covariates=["south", "male"],
+        predict_by=["south"],
+    )
+    estimate_job_run(job.pk)
+    job.refresh_from_db()
+
+    assert job.status == EstimateJob.SUCCEEDED, job.failure_reason
+    (difference,) = job.result["differences"]
+    # R package list 9.2.6 / base R on race.csv: south 1 minus 0.
+    assert difference["estimate"] == pytest.approx(0.253223284441569, abs=1e-9)
+    assert difference["se"] == pytest.approx(0.119752305415017, abs=1e-9)
+    # R package list 9.2.6, ict.test(gms = TRUE) on race.csv.
+    assert job.result["design_test"]["p_value"] == pytest.approx(
+        0.0443110858651332, abs=1e-6
+    )
+    assert job.result["model"]["method"] == "ml"
+    assert job.result["model_linear"]["method"] == "lm"
+
+
+def test_a_weighted_job_needs_a_design(race_wave):
+    job = run_job(
+        race_wave,
+        [],
+    )
+    weighted = estimate_job_create(wave=race_wave, by=[], weighted=True)
+    estimate_job_run(weighted.pk)
+    weighted.refresh_from_db()
+
+    assert job.status == EstimateJob.SUCCEEDED
+    assert weighted.status == EstimateJob.FAILED
+    assert "no design to weight by" in weighted.failure_reason
+
+
+def test_a_weighted_job_uses_the_respondents_weights(db):
+    rows = b"y,treat,w\n" + b"".join(
+        f"{c},{t},{w}\n".encode()
+        for c, t, w in [
+            (1, 0, 1),
+            (2, 0, 3),
+            (3, 0, 1),
+            (2, 1, 1),
+            (3, 1, 2),
+            (4, 1, 1),
+        ]
+    )
+    wave = import_csv(rows, items=3, outcome="y", treat="treat", weight="w").wave
+
+    job = estimate_job_create(wave=wave, by=[], weighted=True)
+    estimate_job_run(job.pk)
+    job.refresh_from_db()
+
+    assert job.result["weighted"] is True
+    # Hajek means: control (1 + 6 + 3) / 5 = 2.0, treatment (2 + 6 + 4) / 4 = 3.0.
+    assert job.result["overall"]["estimate"] == pytest.approx(1.0)

@@ -163,3 +163,33 @@ def test_the_csv_download_keeps_formula_like_levels_as_text(analyst_client, db):
     rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
 
     assert rows[1]["level"] == "'=1+1" and rows[1]["label"] == "'=1+1"
+
+
+def test_the_job_page_shows_differences_tests_and_models(analyst_client, race_wave):
+    job = estimate_job_create(
+        wave=race_wave,
+        by=["south"],
+        compare=[("south", "1", "0")],
+        design_test=True,
+        model="ml",
+        covariates=["south"],
+    )
+    estimate_job_run(job.pk)
+
+    page = analyst_client.get(reverse("analysis:job", args=[job.pk]))
+
+    assert "Differences between groups" in page.text
+    assert "Blair and Imai" in page.text
+    assert "Maximum likelihood model" in page.text and "Linear model" in page.text
+
+
+def test_the_form_refuses_a_difference_written_wrongly(analyst_client, race_wave):
+    url = reverse("analysis:estimate", args=[race_wave.pk])
+    experiment = race_wave.survey.experiments.get()
+
+    page = analyst_client.post(
+        url, {"experiment": experiment.pk, "compare": "south 1 0"}
+    )
+
+    assert page.status_code == 200 and "variable:A,B" in page.text
+    assert not EstimateJob.objects.exists()
