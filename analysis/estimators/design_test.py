@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import integrate, stats
 
+from analysis.estimators.arms import split_arms
+
 MIN_ARM_SIZE = 2
 """Each arm needs at least this many respondents with a count.
 
@@ -297,47 +299,14 @@ def design_effect_test(counts, treated, J, gms=True, alpha=0.05) -> DesignTest:
 
 def _checked_arms(counts, treated, J) -> tuple[np.ndarray, np.ndarray]:
     """Return the control and treatment counts, or raise a ValueError saying why."""
-    if isinstance(J, bool) or not float(J).is_integer() or J < 1:
-        raise ValueError(
-            f"J is the number of control items, a whole number >= 1; got {J}."
-        )
-    J = int(J)
-
-    counts = np.asarray(counts, dtype=float)
-    treated = np.asarray(treated)
-    if counts.ndim != 1 or treated.shape != counts.shape:
-        raise ValueError(
-            "counts and treated must be one-dimensional and of the same length; "
-            f"got shapes {counts.shape} and {treated.shape}."
-        )
-    if treated.dtype != bool:
-        if not ((treated == 0) | (treated == 1)).all():
-            raise ValueError(
-                "treated must hold only True/False or 1/0; a respondent without an "
-                "arm cannot be used."
-            )
-        treated = treated.astype(bool)
-
-    answered = ~np.isnan(counts)
-    arms = {
-        "control": counts[answered & ~treated],
-        "treatment": counts[answered & treated],
-    }
-    for name, top in (("control", J), ("treatment", J + 1)):
-        arm = arms[name]
-        bad = (arm != np.round(arm)) | (arm < 0) | (arm > top)
-        if bad.any():
-            raise ValueError(
-                f"A count of {arm[bad][0]:g} in the {name} arm is impossible with "
-                f"J = {J}: counts there are whole numbers from 0 to {top}."
-            )
+    control, treatment, _missing = split_arms(counts, treated, J)
+    for name, arm in (("control", control), ("treatment", treatment)):
         if arm.size < MIN_ARM_SIZE:
             raise ValueError(
                 f"The {name} arm has {arm.size} respondent(s) with a count; the test "
                 f"needs at least {MIN_ARM_SIZE} in each arm."
             )
-
-    return arms["control"].astype(int), arms["treatment"].astype(int)
+    return control, treatment
 
 
 def _cdf(arm: np.ndarray, points) -> np.ndarray:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analysis.estimators.arms import split_arms
+
 FLOOR_CEILING_LIMIT = 0.10
 """Warn when more than this share of the control arm's counts is 0, or is J.
 
@@ -119,7 +121,7 @@ def count_distribution(counts, treated, J) -> dict:
     .. [1] Blair, G. and Imai, K. (2012). "Statistical Analysis of List Experiments."
        Political Analysis 20(1), 47-77.
     """
-    control, treatment, n_missing = _checked_arms(counts, treated, J)
+    control, treatment, n_missing = split_arms(counts, treated, J)
     J = int(J)
     return {
         "J": J,
@@ -235,45 +237,6 @@ def _reading(floor, ceiling, J, limit) -> str:
         f"{at_ceiling} report all {J}, both at or below the {_percent(limit)} rule of "
         "thumb: no sign of a floor or ceiling effect in the control list."
     )
-
-
-def _checked_arms(counts, treated, J) -> tuple[np.ndarray, np.ndarray, int]:
-    """Return control counts, treatment counts and the number of missing counts."""
-    if isinstance(J, bool) or not float(J).is_integer() or J < 1:
-        raise ValueError(
-            f"J is the number of control items, a whole number >= 1; got {J}."
-        )
-    J = int(J)
-
-    counts = np.asarray(counts, dtype=float)
-    treated = np.asarray(treated)
-    if counts.ndim != 1 or treated.shape != counts.shape:
-        raise ValueError(
-            "counts and treated must be one-dimensional and of the same length; "
-            f"got shapes {counts.shape} and {treated.shape}."
-        )
-    if treated.dtype != bool:
-        if not ((treated == 0) | (treated == 1)).all():
-            raise ValueError(
-                "treated must hold only True/False or 1/0; a respondent without an "
-                "arm cannot be used."
-            )
-        treated = treated.astype(bool)
-
-    answered = ~np.isnan(counts)
-    arms = {}
-    for name, in_arm, top in (("control", ~treated, J), ("treatment", treated, J + 1)):
-        arm = counts[answered & in_arm]
-        bad = (arm != np.round(arm)) | (arm < 0) | (arm > top)
-        if bad.any():
-            raise ValueError(
-                f"A count of {arm[bad][0]:g} in the {name} arm is impossible with "
-                f"J = {J}: counts there are whole numbers from 0 to {top}."
-            )
-        arms[name] = arm.astype(int)
-
-    n_missing = int(counts.size - np.count_nonzero(answered))
-    return arms["control"], arms["treatment"], n_missing
 
 
 def _tabulate(arm: np.ndarray, top: int) -> dict:
