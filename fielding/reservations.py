@@ -44,6 +44,8 @@ def slots_reserve(*, token: AccessToken, wave: Wave, place: str, count: int):
     if stratum is None:
         raise FieldingError(_("This place is in none of the wave's strata."))
     experiment = wave.survey.experiments.order_by("position", "id").first()
+    if experiment is None:
+        raise FieldingError(_("The wave's survey has no list experiment."))
 
     with transaction.atomic():
         stratum = Stratum.objects.select_for_update().get(pk=stratum.pk)

@@ -7,6 +7,11 @@ stored whole or not at all, in its own transaction, so one bad response never st
 the rest of a batch. The slot row is locked before the uuid is looked up, so two
 concurrent sends of one response queue behind each other and the second finds the
 first.
+
+On PostgreSQL the lock also takes the rows selected with the slot (its wave, survey,
+stratum and experiment): a wave cannot close while a response is being stored in it,
+and the responses of one survey are stored one at a time. A response for a closed
+wave is held after its transaction is rolled back, so the hold is kept.
 """
 
 import hashlib
@@ -30,6 +35,7 @@ from fielding.models import (
     Respondent,
     Response,
 )
+from survey.errors import WaveClosedError
 from survey.models import Settlement, Wave
 from survey.selectors import stratum_lookup
 
@@ -56,6 +62,15 @@ class Rejection(Exception):
     def __init__(self, errors: dict[str, list[str]]):
         self.errors = errors
         super().__init__(errors)
+
+
+class WaveClosed(Rejection):
+    """A response for a closed wave: refused here, and held by the caller once the
+    refused transaction is rolled back, so it is never dropped."""
+
+    def __init__(self, wave: Wave):
+        self.wave = wave
+        super().__init__({"wave": [_("wave closed")]})
 
 
 @dataclass
@@ -93,6 +108,9 @@ def response_sync(*, token: AccessToken, item: dict) -> SyncResult:
     try:
         with transaction.atomic():
             result = response_store(token, item)
+    except WaveClosed as closed:
+        hold(token, closed.wave, item, HeldSubmission.WAVE_CLOSED)
+        return SyncResult(uuid, REJECTED, closed.errors)
     except Rejection as rejection:
         return SyncResult(uuid, REJECTED, rejection.errors)
     except IntegrityError:
@@ -139,8 +157,7 @@ def response_store(token: AccessToken, item: dict) -> str:
     if slot is None or slot.device_id != token.pk:
         raise Rejection({"slot": [_("This slot was not reserved by this tablet.")]})
     if slot.wave.status == Wave.CLOSED:
-        hold(token, slot.wave, item, HeldSubmission.WAVE_CLOSED)
-        raise Rejection({"wave": [_("wave closed")]})
+        raise WaveClosed(slot.wave)
     if slot.status == AllocationSlot.USED:
         raise Rejection(
             {"slot": [_("This slot is already used by another interview.")]}
@@ -158,6 +175,16 @@ def response_store(token: AccessToken, item: dict) -> str:
     except FieldingError as error:
         raise Rejection({"answers": [str(error)]}) from None
 
+    try:
+        interview_create(token, slot, item, place, count, language, answers)
+    except WaveClosedError:
+        # Closed after the check above: the rows refused to save, so hold it too.
+        raise WaveClosed(slot.wave) from None
+    return CREATED
+
+
+def interview_create(token, slot, item, place, count, language, answers) -> None:
+    """The respondent, assignment and response of a checked response; the slot used."""
     now = timezone.now()
     late_after = timedelta(days=settings.LATE_AFTER_DAYS)
     respondent = Respondent.objects.create(
@@ -195,7 +222,6 @@ def response_store(token: AccessToken, item: dict) -> str:
     slot.allocated_at = respondent.registered_at or now
     slot.allocated_by = token.user
     slot.save(update_fields=["status", "allocated_at", "allocated_by"])
-    return CREATED
 
 
 def checked_place(slot: AllocationSlot, code: str) -> Settlement:

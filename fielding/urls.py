@@ -1,11 +1,31 @@
 from django.urls import path
 
-from fielding import interview_views, monitor_views, views, web_views
+from fielding import (
+    device_views,
+    interview_views,
+    monitor_views,
+    tablet_views,
+    upload_views,
+    views,
+    web_views,
+)
 
 app_name = "fielding"
 
 urlpatterns = [
     path("import/", views.import_responses, name="import"),
+    path("devices/", device_views.devices, name="devices"),
+    path("devices/upload/", upload_views.device_upload, name="device-upload"),
+    path(
+        "devices/<int:token_id>/revoke/",
+        device_views.device_revoke,
+        name="device-revoke",
+    ),
+    path(
+        "devices/<int:token_id>/release/",
+        device_views.device_release,
+        name="device-release",
+    ),
     path(
         "waves/<int:wave_id>/allocation.csv",
         views.allocation_table,
@@ -45,6 +65,13 @@ urlpatterns = [
         "waves/<int:wave_id>/monitor.json",
         monitor_views.wave_monitor_json,
         name="monitor-json",
+    ),
+    path("tablet/", tablet_views.tablet_page, name="tablet"),
+    path("tablet/sw.js", tablet_views.tablet_sw, name="tablet-sw"),
+    path(
+        "tablet/manifest.webmanifest",
+        tablet_views.tablet_manifest,
+        name="tablet-manifest",
     ),
     path("r/<str:token>/", web_views.web_start, name="web-start"),
     path("r/<str:token>/card/", web_views.web_card, name="web-card"),

@@ -5,8 +5,12 @@ any save or delete of them whatever the admin allows.
 """
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import Count
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
+from fielding.models import AllocationSlot
 from survey.errors import SurveyError
 from survey.models import (
     CardText,
@@ -166,4 +170,33 @@ class WaveAdmin(ClosedWaveReadOnly, admin.ModelAdmin):
 
     @admin.action(description=_("Close selected waves (they become read-only)"))
     def close_waves(self, request, queryset):
+        held = self.slots_held(queryset)
+        if held and not request.POST.get("confirmed"):
+            context = {
+                **self.admin_site.each_context(request),
+                "title": _("Close waves while tablets still hold slots?"),
+                "opts": self.model._meta,
+                "waves": queryset,
+                "held": held,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(
+                request, "admin/survey/wave/close_confirm.html", context
+            )
         self.run_action(request, queryset, wave_close, _("Closed “%(wave)s”."))
+
+    def slots_held(self, queryset) -> list[tuple[Wave, list[dict]]]:
+        """Per open wave, the tablets holding reserved slots they have not used."""
+        rows = (
+            AllocationSlot.objects.filter(
+                wave__in=queryset, status=AllocationSlot.RESERVED
+            )
+            .exclude(wave__status=Wave.CLOSED)
+            .values("wave", "device", "device__label", "device__user__username")
+            .annotate(n=Count("id"))
+            .order_by("wave", "device__label", "device")
+        )
+        devices = {}
+        for row in rows:
+            devices.setdefault(row["wave"], []).append(row)
+        return [(wave, devices[wave.pk]) for wave in queryset if wave.pk in devices]

@@ -12,7 +12,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from survey.errors import WaveClosedError
+from survey.errors import SurveyError, WaveClosedError
 
 LANGUAGE_CHOICES = [("en", "English"), ("ru", "Русский"), ("kk", "Қазақша")]
 LANGUAGE_CODES = [code for code, _label in LANGUAGE_CHOICES]
@@ -467,7 +467,22 @@ class Wave(models.Model):
 
     def save(self, *args, **kwargs):
         self.refuse_if_closed()
+        self.refuse_plan_change()
         super().save(*args, **kwargs)
+
+    def refuse_plan_change(self):
+        """Once fieldwork starts, the plan and seed that made its sequences are fixed."""
+        if self.pk is None:
+            return
+        stored = (
+            Wave.objects.filter(pk=self.pk).values("status", "plan", "seed").first()
+        )
+        if stored and stored["status"] != self.DRAFT:
+            if stored["plan"] != self.plan or stored["seed"] != self.seed:
+                raise SurveyError(
+                    _("The randomization plan of “%(wave)s” is frozen since it opened.")
+                    % {"wave": self.name}
+                )
 
     def delete(self, *args, **kwargs):
         self.refuse_if_closed()

@@ -1,8 +1,68 @@
-"""Shapes of the tablet API's requests and answers."""
+"""Shapes of the tablet API's requests and answers.
 
+The OpenAPI schema at /api/schema/ is made from these, so every answer the API gives
+has a serializer here, including the ones only used to describe it.
+"""
+
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from fielding.models import Response
+from survey.models import LANGUAGE_CODES, CovariateQuestion
+
+
+class ErrorSerializer(serializers.Serializer):
+    """A refused request: a sentence saying why."""
+
+    detail = serializers.CharField()
+
+
+class PlaceSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    stratum = serializers.CharField()
+
+
+class CardItemSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    text = serializers.CharField()
+
+
+class CardTextsSerializer(serializers.Serializer):
+    instructions = serializers.CharField(allow_blank=True)
+    items = CardItemSerializer(many=True)
+
+
+class CardSerializer(serializers.Serializer):
+    experiment = serializers.CharField()
+    code = serializers.CharField()
+    languages = serializers.DictField(child=CardTextsSerializer())
+
+
+class ChoiceSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    labels = serializers.DictField(child=serializers.CharField(allow_blank=True))
+
+
+class QuestionSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    kind = serializers.ChoiceField(choices=CovariateQuestion.KIND_CHOICES)
+    texts = serializers.DictField(child=serializers.CharField(allow_blank=True))
+    min = serializers.FloatField(allow_null=True)
+    max = serializers.FloatField(allow_null=True)
+    choices = ChoiceSerializer(many=True)
+
+
+class WaveSerializer(serializers.Serializer):
+    """A wave as a tablet takes it offline (``fielding.selectors.wave_for_tablet``)."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    languages = serializers.ListField(child=serializers.ChoiceField(LANGUAGE_CODES))
+    settlements = PlaceSerializer(many=True)
+    cards = CardSerializer(many=True)
+    questions = QuestionSerializer(many=True)
 
 
 class ReservationSerializer(serializers.Serializer):
@@ -23,6 +83,26 @@ class SlotSerializer(serializers.Serializer):
 class ReservationResultSerializer(serializers.Serializer):
     slots = SlotSerializer(many=True)
     over_quota = serializers.BooleanField()
+
+
+def has_null_character(value) -> bool:
+    """Whether a JSON value holds U+0000 anywhere, in a key or in a string."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(
+            has_null_character(k) or has_null_character(v) for k, v in value.items()
+        )
+    if isinstance(value, list):
+        return any(has_null_character(v) for v in value)
+    return False
+
+
+def refuse_null_characters(value):
+    # PostgreSQL cannot store U+0000 in JSON; a held copy of the response would fail.
+    if has_null_character(value):
+        raise serializers.ValidationError(_("Null characters are not allowed."))
+    return value
 
 
 class SyncItemSerializer(serializers.Serializer):
@@ -47,9 +127,24 @@ class SyncItemSerializer(serializers.Serializer):
     started_at = serializers.DateTimeField(required=False, allow_null=True)
     finished_at = serializers.DateTimeField(required=False, allow_null=True)
 
+    def validate_answers(self, value):
+        return refuse_null_characters(value)
+
+    def validate_counts(self, value):
+        return refuse_null_characters(value)
+
 
 class SyncRequestSerializer(serializers.Serializer):
+    # Any JSON per item: each item is checked on its own and refused alone.
     responses = serializers.ListField(child=serializers.JSONField(), allow_empty=False)
+
+
+class SyncBatchSerializer(serializers.Serializer):
+    """The batch as the schema describes it: items shaped as a tablet sends them."""
+
+    responses = serializers.ListField(
+        child=SyncItemSerializer(), min_length=1, max_length=settings.SYNC_BATCH_MAX
+    )
 
 
 class SyncResultSerializer(serializers.Serializer):
@@ -63,3 +158,34 @@ class SyncResultSerializer(serializers.Serializer):
 
 class SyncAnswerSerializer(serializers.Serializer):
     results = SyncResultSerializer(many=True)
+
+
+class MicrodataRowSerializer(serializers.Serializer):
+    """A row of a wave's microdata: one respondent in one list experiment.
+
+    Each covariate question of the survey adds a column named by its code.
+    """
+
+    respondent_id = serializers.IntegerField()
+    external_id = serializers.CharField(allow_null=True)
+    wave_id = serializers.IntegerField()
+    stratum = serializers.CharField(allow_null=True)
+    region = serializers.CharField(allow_null=True)
+    place = serializers.CharField(allow_null=True)
+    mode = serializers.CharField(allow_blank=True)
+    language = serializers.CharField(allow_blank=True)
+    interviewer = serializers.CharField(allow_null=True)
+    arm = serializers.CharField()
+    item_order = serializers.CharField(allow_blank=True)
+    source = serializers.CharField()
+    simulated = serializers.IntegerField()
+    status = serializers.CharField()
+    count = serializers.IntegerField(allow_null=True)
+    second_count = serializers.IntegerField(allow_null=True)
+    weight = serializers.FloatField(allow_null=True)
+    late = serializers.IntegerField()
+    registered_at = serializers.DateTimeField(allow_null=True)
+    card_shown_at = serializers.DateTimeField(allow_null=True)
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    received_at = serializers.DateTimeField()

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
@@ -20,11 +21,15 @@ from rest_framework.views import APIView
 
 from fielding.api.permissions import IsAnalyst, IsInterviewer, IsTablet
 from fielding.api.serializers import (
+    ErrorSerializer,
+    MicrodataRowSerializer,
     ReservationResultSerializer,
     ReservationSerializer,
     SyncAnswerSerializer,
+    SyncBatchSerializer,
     SyncItemSerializer,
     SyncRequestSerializer,
+    WaveSerializer,
 )
 from fielding.errors import FieldingError
 from fielding.reservations import slots_reserve
@@ -37,26 +42,39 @@ from fielding.selectors import (
 from fielding.sync import REJECTED, SyncResult, responses_sync
 from survey.models import Wave
 
+# What every endpoint may answer instead: a 400 names the fields (or gives a detail),
+# the others give a sentence in ``detail``.
+REFUSED = {401: ErrorSerializer, 403: ErrorSerializer}
+NOT_FOUND = {404: ErrorSerializer}
+BAD_REQUEST = {400: OpenApiTypes.OBJECT}
+
 
 class WaveListView(APIView):
     """The waves this tablet's interviewer may work on, with everything to go offline."""
 
     permission_classes = [IsInterviewer]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: WaveSerializer(many=True), **REFUSED})
     def get(self, request):
-        return Response(
-            [wave_for_tablet(wave) for wave in waves_for_tablet(request.user)]
-        )
+        waves = [wave_for_tablet(wave) for wave in waves_for_tablet(request.user)]
+        return Response(WaveSerializer(waves, many=True).data)
 
 
 class ReservationView(APIView):
     """Reserve the next slots of a place's stratum for this tablet."""
 
-    permission_classes = [IsTablet]
+    # New slots only for someone who still interviews; sending what was collected
+    # on slots already held stays open to the tablet (ResponsesView).
+    permission_classes = [IsTablet, IsInterviewer]
 
     @extend_schema(
-        request=ReservationSerializer, responses={201: ReservationResultSerializer}
+        request=ReservationSerializer,
+        responses={
+            201: ReservationResultSerializer,
+            **BAD_REQUEST,
+            **REFUSED,
+            **NOT_FOUND,
+        },
     )
     def post(self, request, wave_id: int):
         wave = get_object_or_404(waves_for_tablet(request.user), pk=wave_id)
@@ -82,7 +100,10 @@ class ResponsesView(APIView):
 
     permission_classes = [IsTablet]
 
-    @extend_schema(request=SyncRequestSerializer, responses={200: SyncAnswerSerializer})
+    @extend_schema(
+        request=SyncBatchSerializer,
+        responses={200: SyncAnswerSerializer, **BAD_REQUEST, **REFUSED},
+    )
     def post(self, request):
         shape = SyncRequestSerializer(data=request.data)
         shape.is_valid(raise_exception=True)
@@ -90,8 +111,10 @@ class ResponsesView(APIView):
         if len(raw_items) > settings.SYNC_BATCH_MAX:
             raise ValidationError(
                 {
-                    "responses": _("Send at most %(n)s responses in one request.")
-                    % {"n": settings.SYNC_BATCH_MAX}
+                    "responses": [
+                        _("Send at most %(n)s responses in one request.")
+                        % {"n": settings.SYNC_BATCH_MAX}
+                    ]
                 }
             )
 
@@ -137,12 +160,15 @@ class WaveResponsesView(ListAPIView):
 
     permission_classes = [IsAnalyst]
     pagination_class = ResponsePagination
+    serializer_class = MicrodataRowSerializer  # describes the rows in the schema
 
     def get_queryset(self):
         self.wave = get_object_or_404(Wave, pk=self.kwargs["wave_id"])
         return list(microdata_rows(self.wave))
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(
+        responses={200: MicrodataRowSerializer(many=True), **REFUSED, **NOT_FOUND}
+    )
     def get(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(page)
@@ -158,7 +184,18 @@ class WaveResponsesCsvView(APIView):
 
     permission_classes = [IsAnalyst]
 
-    @extend_schema(responses={(200, "text/csv"): str})
+    def perform_content_negotiation(self, request, force=False):
+        # The answer is CSV whatever the client accepts (a script asking for
+        # text/csv was refused with a 406); refusals are JSON.
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            **REFUSED,
+            **NOT_FOUND,
+        }
+    )
     def get(self, request, wave_id: int):
         wave = get_object_or_404(Wave, pk=wave_id)
         columns = microdata_columns(wave)

@@ -12,6 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from analysis.services import estimate_job_create, estimate_job_run
 from fielding.allocation import respondent_register, slot_allocate
+from fielding.tokens import token_issue
 from survey.models import Settlement
 from tests.conftest import client_for, make_user
 
@@ -39,6 +40,10 @@ ACCESS = {
     "fielding:web-links": ADMINISTRATORS,
     "fielding:monitor": ADMINISTRATORS,
     "fielding:monitor-json": ADMINISTRATORS,
+    "fielding:devices": ADMINISTRATORS,
+    "fielding:device-upload": ADMINISTRATORS,
+    "fielding:device-revoke": ADMINISTRATORS,
+    "fielding:device-release": ADMINISTRATORS,
     "fielding:interview-home": INTERVIEWERS,
     "fielding:interview-new": INTERVIEWERS,
     "fielding:interview-card": INTERVIEWERS,
@@ -48,6 +53,16 @@ ACCESS = {
     "fielding:web-start": PUBLIC,
     "fielding:web-card": PUBLIC,
     "fielding:web-questions": PUBLIC,
+    "fielding:tablet": PUBLIC,
+    "fielding:tablet-sw": PUBLIC,
+    "fielding:tablet-manifest": PUBLIC,
+    # The API's write endpoints take a tablet's token, never a session.
+    "api-schema": PUBLIC,
+    "api-waves": INTERVIEWERS,
+    "api-reservations": set(),
+    "api-responses": set(),
+    "api-wave-responses": ANALYSTS,
+    "api-wave-responses-csv": ANALYSTS,
     "analysis:waves": ANALYSTS,
     "analysis:estimate": ANALYSTS,
     "analysis:job": ANALYSTS,
@@ -58,7 +73,12 @@ ACCESS = {
 
 
 # Rows made only by the system (jobs, responses): the admin refuses to add them.
-ADDED_ELSEWHERE = {"admin:analysis_estimatejob_add", "admin:fielding_response_add"}
+ADDED_ELSEWHERE = {
+    "admin:analysis_estimatejob_add",
+    "admin:fielding_response_add",
+    "admin:fielding_accesstoken_add",
+    "admin:fielding_heldsubmission_add",
+}
 
 
 def url_names(patterns, namespace=""):
@@ -105,12 +125,14 @@ def world(demo_wave, race_wave):
     slot_allocate(respondent=respondent, user=people[INTERVIEWER])
     job = estimate_job_create(wave=race_wave, by=[])
     estimate_job_run(job.pk)
+    tablet, _raw = token_issue(user=people[INTERVIEWER], label="walk tablet")
     values = {
         "wave_id": demo_wave.pk,
         "survey_id": demo_wave.survey_id,
         "respondent_id": respondent.pk,
         "job_id": job.pk,
         "token": "no-such-link",
+        "token_id": tablet.pk,
     }
     return people, values
 
@@ -132,6 +154,8 @@ def test_every_project_url_answers_each_role_as_its_access_says(world, role, cli
         if allowed:
             ok = response.status_code < 400 or name.startswith("fielding:web-")
             ok = ok or (name == "logout" and response.status_code == 405)
+        elif role == ANONYMOUS and name.startswith("api-"):
+            ok = response.status_code in (401, 403)
         elif role == ANONYMOUS:
             ok = (
                 response.status_code == 302
