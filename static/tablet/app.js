@@ -210,7 +210,8 @@
       const errors = [];
       Object.entries(entry.errors || {}).forEach(([field, messages]) => {
         [].concat(messages).forEach((message) => {
-          errors.push(element("li", { text: typeof message === "string" ? message : JSON.stringify(message), "data-field": field }));
+          const text = typeof message === "string" ? message : JSON.stringify(message);
+          errors.push(element("li", { text, "data-field": field }));
         });
       });
       list.append(
@@ -412,8 +413,9 @@
     try {
       const waves = await api(config.waves_url);
       // A wave that left fieldwork goes, unless an interview in it is under way.
+      const underway = state.current ? state.current.wave : null;
       const kept = state.waves.filter(
-        (wave) => state.current && wave.id === state.current.wave && !waves.some((w) => w.id === wave.id)
+        (wave) => wave.id === underway && !waves.some((w) => w.id === wave.id)
       );
       await transact(["waves", "settings"], "readwrite", async (s) => {
         await done(s.waves.clear());
@@ -581,7 +583,11 @@
           value: String(n),
           autocomplete: "off",
         }),
-        element("label", { class: "btn btn-outline-primary btn-lg px-4 fs-3", for: "count-" + n, text: String(n) })
+        element("label", {
+          class: "btn btn-outline-primary btn-lg px-4 fs-3",
+          for: "count-" + n,
+          text: String(n),
+        })
       );
     }
     $("count-buttons").replaceChildren(...buttons);
@@ -631,7 +637,11 @@
               id,
               value: choice.code,
             }),
-            element("label", { class: "form-check-label", for: id, text: label(choice.labels || {}) || choice.code }),
+            element("label", {
+              class: "form-check-label",
+              for: id,
+              text: label(choice.labels || {}) || choice.code,
+            }),
           ]);
         });
         return element("fieldset", { class: "mb-4", "data-question": question.code }, [
@@ -665,7 +675,8 @@
     let valid = true;
     wave.questions.forEach((question) => {
       if (question.kind === "coded") {
-        const checked = document.querySelector(`input[name="q-${CSS.escape(question.code)}"]:checked`);
+        const name = CSS.escape("q-" + question.code);
+        const checked = document.querySelector(`input[name="${name}"]:checked`);
         if (checked) {
           answers[question.code] = checked.value;
         }
@@ -789,7 +800,11 @@
   function wire() {
     $("ui-language").replaceChildren(
       ...Object.keys(TEXTS).map((code) =>
-        element("option", { value: code, text: config.languages[code] || code, selected: code === state.uiLanguage })
+        element("option", {
+          value: code,
+          text: config.languages[code] || code,
+          selected: code === state.uiLanguage,
+        })
       )
     );
     $("ui-language").addEventListener("change", async (event) => {

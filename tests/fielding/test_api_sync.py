@@ -578,6 +578,23 @@ def test_a_response_failing_a_late_check_leaves_no_respondent_behind(tablet, slo
     assert AllocationSlot.objects.get(pk=slots[0].pk).status == AllocationSlot.RESERVED
 
 
+def test_a_failure_while_writing_leaves_no_respondent_without_its_response(
+    tablet, slots, monkeypatch
+):
+    def refuse(**fields):
+        raise sync.Rejection({"count": ["Refused while writing."]})
+
+    monkeypatch.setattr(Response.objects, "create", refuse)
+    item = response_for(slots[0])
+
+    result = only(tablet.sync(item))
+
+    assert result["errors"] == {"count": ["Refused while writing."]}
+    assert stored_rows() == (0, 0, 0)
+    assert not Respondent.objects.filter(client_uuid=item["uuid"]).exists()
+    assert AllocationSlot.objects.get(pk=slots[0].pk).status == AllocationSlot.RESERVED
+
+
 def test_one_uuid_twice_in_a_batch_is_created_then_a_duplicate(tablet, slots):
     item = response_for(slots[0])
 
