@@ -371,12 +371,18 @@ class HeldSubmission(models.Model):
 
     A *conflict* came under a known uuid with different content (the first version
     stays; an administrator may accept this one as an audited correction); a response
-    for a *closed wave* is kept here, outside the wave's data, never dropped.
+    for a *closed wave*, or made on a slot an administrator *released*, is kept here,
+    outside the wave's data, never dropped.
     """
 
     CONFLICT = "conflict"
     WAVE_CLOSED = "wave_closed"
-    KIND_CHOICES = [(CONFLICT, _("conflict")), (WAVE_CLOSED, _("wave closed"))]
+    SLOT_RELEASED = "slot_released"
+    KIND_CHOICES = [
+        (CONFLICT, _("conflict")),
+        (WAVE_CLOSED, _("wave closed")),
+        (SLOT_RELEASED, _("slot released")),
+    ]
     OPEN = "open"
     ACCEPTED = "accepted"
     DISMISSED = "dismissed"
@@ -387,7 +393,7 @@ class HeldSubmission(models.Model):
     ]
 
     uuid = models.UUIDField()
-    kind = models.CharField(max_length=12, choices=KIND_CHOICES)
+    kind = models.CharField(max_length=20, choices=KIND_CHOICES)
     wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="held")
     token = models.ForeignKey(
         AccessToken, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

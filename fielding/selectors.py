@@ -94,36 +94,42 @@ def microdata_columns(wave: Wave) -> list[str]:
     return MICRODATA_FIXED + [q.code for q in wave.survey.questions.all()]
 
 
-def microdata_rows(wave: Wave):
-    """One dict per assignment of ``wave``, streamed from the database in chunks."""
+def microdata_assignments(wave: Wave) -> QuerySet:
+    """The wave's assignments in the microdata's order (one row each)."""
+    return Assignment.objects.filter(respondent__wave=wave).order_by(
+        "respondent_id", "experiment_id"
+    )
+
+
+def microdata_rows(wave: Wave, assignments: QuerySet | None = None):
+    """One dict per assignment of ``wave`` (or of ``assignments``, a slice of
+    `microdata_assignments`, for one page), streamed from the database in chunks."""
     questions = [q.code for q in wave.survey.questions.all()]
     rows = (
-        Assignment.objects.filter(respondent__wave=wave)
-        .order_by("respondent_id", "experiment_id")
-        .values_list(
-            "respondent_id",
-            "respondent__external_id",
-            "respondent__stratum__code",
-            "respondent__place__region__code",
-            "respondent__place__code",
-            "respondent__mode",
-            "respondent__language",
-            "respondent__interviewer__username",
-            "arm",
-            "item_order",
-            "source",
-            "response__status",
-            "response__count",
-            "response__second_count",
-            "respondent__weight",
-            "respondent__late",
-            "respondent__registered_at",
-            "card_shown_at",
-            "respondent__started_at",
-            "respondent__finished_at",
-            "respondent__received_at",
-            "respondent__answers",
-        )
+        assignments if assignments is not None else microdata_assignments(wave)
+    ).values_list(
+        "respondent_id",
+        "respondent__external_id",
+        "respondent__stratum__code",
+        "respondent__place__region__code",
+        "respondent__place__code",
+        "respondent__mode",
+        "respondent__language",
+        "respondent__interviewer__username",
+        "arm",
+        "item_order",
+        "source",
+        "response__status",
+        "response__count",
+        "response__second_count",
+        "respondent__weight",
+        "respondent__late",
+        "respondent__registered_at",
+        "card_shown_at",
+        "respondent__started_at",
+        "respondent__finished_at",
+        "respondent__received_at",
+        "respondent__answers",
     )
     for row in rows.iterator(chunk_size=2000):
         (

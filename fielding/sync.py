@@ -64,13 +64,34 @@ class Rejection(Exception):
         super().__init__(errors)
 
 
-class WaveClosed(Rejection):
-    """A response for a closed wave: refused here, and held by the caller once the
-    refused transaction is rolled back, so it is never dropped."""
+class HeldRejection(Rejection):
+    """A response refused here but kept: the caller holds it for an administrator once
+    the refused transaction is rolled back, so it is never dropped."""
+
+    kind = ""
+
+    def __init__(self, wave: Wave, errors: dict[str, list[str]]):
+        self.wave = wave
+        super().__init__(errors)
+
+
+class WaveClosed(HeldRejection):
+    kind = HeldSubmission.WAVE_CLOSED
 
     def __init__(self, wave: Wave):
-        self.wave = wave
-        super().__init__({"wave": [_("wave closed")]})
+        super().__init__(wave, {"wave": [_("wave closed")]})
+
+
+class SlotReleased(HeldRejection):
+    """An interview made on a slot an administrator released (a tablet thought lost
+    and found again): the interview happened, so it is kept for a decision."""
+
+    kind = HeldSubmission.SLOT_RELEASED
+
+    def __init__(self, wave: Wave):
+        super().__init__(
+            wave, {"slot": [_("This slot was released by an administrator.")]}
+        )
 
 
 @dataclass
@@ -108,9 +129,9 @@ def response_sync(*, token: AccessToken, item: dict) -> SyncResult:
     try:
         with transaction.atomic():
             result = response_store(token, item)
-    except WaveClosed as closed:
-        hold(token, closed.wave, item, HeldSubmission.WAVE_CLOSED)
-        return SyncResult(uuid, REJECTED, closed.errors)
+    except HeldRejection as held:
+        hold(token, held.wave, item, held.kind)
+        return SyncResult(uuid, REJECTED, held.errors)
     except Rejection as rejection:
         return SyncResult(uuid, REJECTED, rejection.errors)
     except IntegrityError:
@@ -163,7 +184,7 @@ def response_store(token: AccessToken, item: dict) -> str:
             {"slot": [_("This slot is already used by another interview.")]}
         )
     if slot.status != AllocationSlot.RESERVED:
-        raise Rejection({"slot": [_("This slot was released by an administrator.")]})
+        raise SlotReleased(slot.wave)
 
     place = checked_place(slot, item["place"])
     count = checked_count(slot, item)

@@ -17,6 +17,8 @@ from survey.roles import INTERVIEWER, has_role
 
 logger = logging.getLogger(__name__)
 
+MAX_LABEL = AccessToken._meta.get_field("label").max_length
+
 
 def token_digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
@@ -31,6 +33,10 @@ def token_issue(*, user, label: str, kind: str = AccessToken.DEVICE, by=None):
         )
     if not label.strip():
         raise FieldingError(_("Give the tablet or token a name, such as its number."))
+    if len(label.strip()) > MAX_LABEL:
+        raise FieldingError(
+            _("A tablet's name has at most %(n)s characters.") % {"n": MAX_LABEL}
+        )
     raw = secrets.token_urlsafe(32)
     token = AccessToken.objects.create(
         user=user,

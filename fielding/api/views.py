@@ -34,6 +34,7 @@ from fielding.api.serializers import (
 from fielding.errors import FieldingError
 from fielding.reservations import slots_reserve
 from fielding.selectors import (
+    microdata_assignments,
     microdata_columns,
     microdata_rows,
     wave_for_tablet,
@@ -164,14 +165,19 @@ class WaveResponsesView(ListAPIView):
 
     def get_queryset(self):
         self.wave = get_object_or_404(Wave, pk=self.kwargs["wave_id"])
-        return list(microdata_rows(self.wave))
+        return microdata_assignments(self.wave)
 
     @extend_schema(
         responses={200: MicrodataRowSerializer(many=True), **REFUSED, **NOT_FOUND}
     )
     def get(self, request, *args, **kwargs):
+        """Only the requested page is read from the database."""
         page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(page)
+        ids = [assignment.pk for assignment in page]
+        rows = microdata_rows(
+            self.wave, microdata_assignments(self.wave).filter(pk__in=ids)
+        )
+        return self.get_paginated_response(list(rows))
 
 
 class Echo:

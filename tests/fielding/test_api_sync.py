@@ -309,14 +309,18 @@ def test_a_slot_already_used_by_another_response_is_rejected(tablet, slots):
     assert stored_rows() == (1, 1, 1)
 
 
-def test_a_released_slot_is_rejected(tablet, slots):
+def test_a_released_slot_is_rejected_but_its_interview_is_kept(tablet, slots):
     slots_release(token=tablet.token)
+    item = response_for(slots[0])
 
-    result = only(tablet.sync(response_for(slots[0])))
+    result = only(tablet.sync(item))
+    again = only(tablet.sync(item))
 
-    assert result["result"] == "rejected"
+    assert result["result"] == again["result"] == "rejected"
     assert "released" in result["errors"]["slot"][0]
     assert AllocationSlot.objects.get(pk=slots[0].pk).status == AllocationSlot.SKIPPED
+    held = HeldSubmission.objects.get()
+    assert held.kind == HeldSubmission.SLOT_RELEASED and str(held.uuid) == item["uuid"]
 
 
 def test_a_place_outside_the_slots_stratum_is_rejected(tablet, slots):
