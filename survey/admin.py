@@ -153,6 +153,13 @@ class WaveAdmin(ClosedWaveReadOnly, admin.ModelAdmin):
     def wave_of(self, obj):
         return obj
 
+    def get_readonly_fields(self, request, obj=None):
+        """The plan and cluster that made a wave's sequences are fixed once it opens."""
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.status != Wave.DRAFT:
+            fields += ["plan", "cluster"]
+        return fields
+
     def run_action(self, request, queryset, service, done):
         for wave in queryset:
             try:

@@ -3,6 +3,7 @@
 import logging
 import secrets
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -57,7 +58,10 @@ def wave_open(*, wave: Wave, seed: int | None = None) -> Wave:
         wave.seed = int(seed) if seed is not None else secrets.randbits(63)
         wave.status = Wave.FIELDING
         wave.opened_at = timezone.now()
-        wave.full_clean()
+        try:
+            wave.full_clean()
+        except ValidationError as error:
+            raise SurveyError(" ".join(error.messages)) from None
         wave.save()
     logger.info("Wave %s opened for fieldwork with seed %s", wave.pk, wave.seed)
     return wave

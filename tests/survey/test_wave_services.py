@@ -132,3 +132,21 @@ def test_a_card_text_version_stays_when_its_wording_does_not_change(small_wave):
     CardText.objects.get(pk=text.pk).save()
 
     assert CardText.objects.get(pk=text.pk).version == 1
+
+
+def test_the_plan_of_an_open_wave_cannot_change(demo_wave):
+    from survey.errors import SurveyError
+
+    demo_wave.plan = {"kind": "simple", "p": 0.9}
+
+    with pytest.raises(SurveyError, match="frozen"):
+        demo_wave.save()
+
+
+def test_the_admin_shows_an_open_waves_plan_read_only(admin_client, demo_wave):
+    from django.urls import reverse
+
+    page = admin_client.get(reverse("admin:survey_wave_change", args=[demo_wave.pk]))
+
+    assert page.status_code == 200
+    assert 'name="plan"' not in page.text
