@@ -129,6 +129,18 @@ def extra_sections(result: dict) -> list[str]:
     floor = result.get("floor_ceiling")
     if floor:
         out.append(f"Floor and ceiling: {floor['reading']}")
+    if "combined" in result and "direct" in result:
+        for key, label in (
+            ("direct", "Direct question, share yes"),
+            ("list", "List experiment alone"),
+            ("sensitivity_bias", "Sensitivity bias (direct minus list)"),
+            ("combined", "Combined list and direct estimator"),
+        ):
+            part = result[key]
+            out.append(f"{label}: {number(part['estimate'])} (SE {number(part['se'])})")
+        for key in ("placebo_1", "placebo_2"):
+            placebo = result["combined"][key]
+            out.append(f"  {key}: p {number(placebo['p_value'])}")
     for key in ("model", "model_linear"):
         model = result.get(key)
         if not model:
@@ -146,3 +158,31 @@ def extra_sections(result: dict) -> list[str]:
         for warning in model.get("warnings", []):
             out.append(f"  note: {warning}")
     return out
+
+
+def design_text(result: dict) -> str:
+    """Several items or a double list, as lines of text."""
+    out = []
+    for arm in result.get("arms", []):
+        out.append(
+            f"{arm['arm']}: {number(arm['estimate'])} (SE {number(arm['se'])}, "
+            f"95% CI [{number(arm['ci_low'])}, {number(arm['ci_high'])}], n {arm['n']})"
+        )
+    for d in result.get("differences", []):
+        out.append(
+            f"{d['a']} minus {d['b']}: {number(d['estimate'])} (SE {number(d['se'])}, "
+            f"p {number(d['p_value'])})"
+        )
+    for item in result.get("lists", []):
+        out.append(
+            f"list {item.get('list', '')}: {number(item['estimate'])} "
+            f"(SE {number(item['se'])})"
+        )
+    combined = result.get("combined")
+    if combined and "lists" in result:
+        out.append(
+            f"combined: {number(combined['estimate'])} (SE {number(combined['se'])}, "
+            f"95% CI [{number(combined['ci_low'])}, {number(combined['ci_high'])}])"
+        )
+    out.append(result.get("interval", INTERVAL_NOTE))
+    return "\n".join(out)

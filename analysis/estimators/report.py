@@ -16,6 +16,7 @@ import numpy as np
 from analysis.estimators.breakdown import breakdown_table
 from analysis.estimators.contrasts import group_difference
 from analysis.estimators.design_test import design_effect_test
+from analysis.estimators.direct import list_and_direct
 from analysis.estimators.floor_ceiling import count_distribution, floor_ceiling
 from analysis.estimators.models import item_count_regression
 from analysis.estimators.weighted import (
@@ -44,6 +45,7 @@ class ReportSpec:
     model: str | None = None
     covariates: tuple[str, ...] = ()
     predict_by: tuple[str, ...] = ()
+    direct: bool = False
 
 
 @dataclass
@@ -65,6 +67,7 @@ class ReportData:
     weights: np.ndarray | None = None
     strata: np.ndarray | None = None
     clusters: np.ndarray | None = None
+    direct: np.ndarray | None = None
 
     @property
     def weighted(self) -> bool:
@@ -157,6 +160,10 @@ def report(
         result["count_distribution"] = count_distribution(
             data.counts, data.treated, data.items
         )
+
+    if spec.direct:
+        combined = list_and_direct(data.counts, data.treated, data.direct, J=data.items)
+        result.update(combined.to_dict())
 
     if spec.model:
         result["model"] = fit(data, spec, spec.model)

@@ -6,8 +6,9 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
+from analysis.estimators.designs import double_list_estimates, multi_item_estimates
 from analysis.estimators.report import ReportData, ReportSpec, report
-from analysis.formatting import INTERVAL_NOTE, as_csv, as_json, as_text
+from analysis.formatting import INTERVAL_NOTE, as_csv, as_json, as_text, design_text
 from fielding.tabular import (
     Problem,
     Table,
@@ -90,6 +91,19 @@ class Command(BaseCommand):
             "--predict-by", action="append", help="predicted proportions by level"
         )
         parser.add_argument(
+            "--arms",
+            action="append",
+            help="arm labels in the treatment column, control first: control,a,b",
+        )
+        parser.add_argument(
+            "--second-list",
+            default="",
+            help="OUTCOME,TREAT of a double list's second list (TREAT 1 = sensitive there)",
+        )
+        parser.add_argument(
+            "--direct", default="", help="column of the direct question (1 yes, 0 no)"
+        )
+        parser.add_argument(
             "--format", choices=["table", "csv", "json"], default="table"
         )
 
@@ -107,11 +121,20 @@ class Command(BaseCommand):
             model=options["model"],
             covariates=tuple(several(options["covariates"])),
             predict_by=tuple(several(options["predict_by"])),
+            direct=bool(options["direct"]),
         )
         if spec.covariates and not spec.model:
             raise CommandError(
                 "--covariates needs --model lm or --model ml.", returncode=2
             )
+
+        if options["arms"] or options["second_list"]:
+            result = self.other_design(path, options)
+            self.stdout.write(
+                as_json(result) if options["format"] == "json" else design_text(result),
+                ending="\n",
+            )
+            return
 
         table, columns = self.read(path, options, spec)
         data = self.report_data(table, columns, options, spec)
@@ -133,7 +156,11 @@ class Command(BaseCommand):
             *(variable for variable, _a, _b in spec.compare),
             *spec.covariates,
             *spec.predict_by,
-            *(options[k] for k in ("weight", "strata", "cluster") if options[k]),
+            *(
+                options[k]
+                for k in ("weight", "strata", "cluster", "direct")
+                if options[k]
+            ),
         ]
         try:
             table = read_table(path.read_bytes(), name=path.name)
@@ -186,4 +213,94 @@ class Command(BaseCommand):
                 if options["cluster"]
                 else None
             ),
+            direct=(
+                number_array(table.column(options["direct"]))
+                if options["direct"]
+                else None
+            ),
         )
+
+    def other_design(self, path: Path, options) -> dict:
+        """Several sensitive items (``--arms``) or a double list (``--second-list``)."""
+        try:
+            table = read_table(path.read_bytes(), name=path.name)
+            if options["arms"]:
+                result = self.several_items(table, options)
+            else:
+                result = self.double_list(table, options)
+        except TableError as error:
+            for line in error.lines():
+                self.stderr.write(f"{path.name}: {line}")
+            raise CommandError("No estimate was made.", returncode=2) from None
+        except ValueError as error:
+            raise CommandError(str(error), returncode=2) from None
+        result["interval"] = INTERVAL_NOTE
+        return result
+
+    def several_items(self, table: Table, options) -> dict:
+        arms = several(options["arms"])
+        if len(arms) < 2:
+            raise CommandError("--arms names the control arm and at least one item.", 2)
+        outcome, treat, items = options["outcome"], options["treat"], options["items"]
+        require_columns(table, [outcome, treat])
+        at_y, at_t = table.header.index(outcome), table.header.index(treat)
+        counts, labels, problems = [], [], list(table.problems)
+        for row, line in zip(table.rows, table.lines):
+            arm, raw = row[at_t], row[at_y]
+            if arm not in arms:
+                problems.append(
+                    Problem(
+                        line, treat, f"arm “{arm}” is not one of {', '.join(arms)}."
+                    )
+                )
+                continue
+            top = items if arm == arms[0] else items + 1
+            count = None if raw in ("", "NA") else parse_number(raw)
+            if raw not in ("", "NA") and (
+                count is None or count != int(count) or not 0 <= count <= top
+            ):
+                problems.append(
+                    Problem(line, outcome, f"the count must be 0 to {top} on “{arm}”.")
+                )
+                continue
+            counts.append(np.nan if count is None else count)
+            labels.append(arm)
+        if problems:
+            raise TableError(problems)
+        estimates = multi_item_estimates(
+            np.array(counts, dtype=float),
+            np.array(labels, dtype=object),
+            control=arms[0],
+            items=arms[1:],
+            J=items,
+        )
+        return estimates.to_dict()
+
+    def double_list(self, table: Table, options) -> dict:
+        outcome_b, _sep, treat_b = options["second_list"].partition(",")
+        if not outcome_b or not treat_b:
+            raise CommandError("--second-list takes OUTCOME,TREAT.", returncode=2)
+        items = options["items"]
+        first = read_list_columns(
+            table, outcome=options["outcome"], treat=options["treat"], items=items
+        )
+        second = read_list_columns(table, outcome=outcome_b, treat=treat_b, items=items)
+        problems = list(first.problems) + [
+            p for p in second.problems if p not in first.problems
+        ]
+        for line, on_a, on_b, ok_a, ok_b in zip(
+            table.lines, first.treated, second.treated, first.valid, second.valid
+        ):
+            if ok_a and ok_b and on_a == on_b:
+                problems.append(
+                    Problem(line, treat_b, "the sensitive item is on exactly one list.")
+                )
+        if problems:
+            raise TableError(problems)
+        return double_list_estimates(
+            np.array(first.counts, dtype=float),
+            np.array(second.counts, dtype=float),
+            np.array(first.treated, dtype=bool),
+            items,
+            items,
+        ).to_dict()

@@ -1,0 +1,153 @@
+"""``manage.py estimate`` with the options beyond the plain difference in means."""
+
+import csv
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tests.conftest import DATA, RACE_CSV
+
+
+def estimate_json(path, *args) -> dict:
+    out = StringIO()
+    call_command("estimate", str(path), *args, "--format", "json", stdout=out)
+    return json.loads(out.getvalue())
+
+
+def race(*args) -> dict:
+    return estimate_json(
+        RACE_CSV, "--outcome", "y", "--treat", "treat", "--items", "3", *args
+    )
+
+
+def refused(path, *args) -> str:
+    err = StringIO()
+    with pytest.raises(CommandError) as raised:
+        call_command("estimate", str(path), *args, stderr=err)
+    assert raised.value.returncode == 2
+    return str(raised.value) + err.getvalue()
+
+
+def test_it_gives_the_south_difference_of_the_r_package():
+    result = race("--by", "south", "--compare", "south:1,0")
+
+    (difference,) = result["differences"]
+    # R package list 9.2.6 / base R on race.csv, south 1 minus 0.
+    assert difference["estimate"] == pytest.approx(0.253223284441569, abs=1e-9)
+    assert difference["se"] == pytest.approx(0.119752305415017, abs=1e-9)
+    assert difference["p_value"] == pytest.approx(0.0344675731022632, abs=1e-9)
+
+
+def test_it_runs_the_design_test_and_both_models():
+    result = race(
+        "--design-test",
+        "--model",
+        "ml",
+        "--covariates",
+        "south,age,male,college",
+        "--predict-by",
+        "south",
+    )
+
+    # R package list 9.2.6: ict.test(gms = TRUE) and ictreg(method = "ml") on race.csv.
+    assert result["design_test"]["p_value"] == pytest.approx(
+        0.0443110858651332, abs=1e-6
+    )
+    assert result["model"]["log_likelihood"] == pytest.approx(
+        -1444.39417155846, abs=1e-6
+    )
+    assert result["model_linear"]["sensitive"]["coef"]["south"] == pytest.approx(
+        0.201975118144536, abs=1e-6
+    )
+    assert {row["level"] for row in result["model"]["predicted_by"]} == {"0", "1"}
+
+
+def test_weighted_results_use_the_same_keys():
+    plain = race("--by", "south")
+    weighted = race("--by", "south", "--weight", "age", "--strata", "south")
+
+    assert weighted["weighted"] is True and plain["weighted"] is False
+    assert set(weighted["overall"]) == set(plain["overall"])
+
+
+def test_several_items_share_the_control_arm(tmp_path):
+    result = estimate_json(
+        DATA / "multi.csv",
+        "--outcome",
+        "y",
+        "--treat",
+        "treat",
+        "--items",
+        "3",
+        "--arms",
+        "control,race,affirm",
+    )
+
+    race_arm = next(arm for arm in result["arms"] if arm["arm"] == "race")
+    # R package list 9.2.6 / base R on race.csv: the race item with the same controls.
+    assert race_arm["estimate"] == pytest.approx(0.0677974402507511, abs=1e-9)
+    assert [(d["a"], d["b"]) for d in result["differences"]] == [("race", "affirm")]
+
+
+def test_a_double_list_gives_each_list_and_the_combined_estimate(tmp_path):
+    path = tmp_path / "double.csv"
+    path.write_text("a,ta,b,tb\n1,1,2,0\n2,1,1,0\n0,0,3,1\n1,0,2,1\n2,1,2,0\n1,0,3,1\n")
+
+    result = estimate_json(
+        path, "--outcome", "a", "--treat", "ta", "--items", "3", "--second-list", "b,tb"
+    )
+
+    assert [item["list"] for item in result["lists"]] == ["A", "B"]
+    assert result["combined"]["n"] == 6
+
+
+def test_list_plus_direct_matches_the_r_package(tmp_path):
+    rows = list(csv.DictReader((DATA / "combinedListExps.csv").open()))
+    kept = [
+        r
+        for r in rows
+        if r["directsfirst"] == "1" and all(v not in ("", "NA") for v in r.values())
+    ]
+    path = tmp_path / "list1.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(kept)
+
+    result = estimate_json(
+        path,
+        "--outcome",
+        "list1N",
+        "--treat",
+        "list1treat",
+        "--items",
+        "4",
+        "--direct",
+        "direct1",
+    )
+
+    # R package list 9.2.6, combinedListDirect on list 1, directsfirst == 1.
+    assert result["combined"]["estimate"] == pytest.approx(0.665618421052632, abs=1e-6)
+    assert result["combined"]["se"] == pytest.approx(0.0484034315116962, abs=1e-6)
+    assert result["direct"]["estimate"] == pytest.approx(0.656, abs=1e-6)
+    assert "placebo_1" in result["combined"] and "sensitivity_bias" in result
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--compare", "south"], "VAR:A,B"),
+        (["--covariates", "age"], "needs --model"),
+        (["--weight", "neg"], "weight"),
+        (["--arms", "control,elsewhere"], "not one of"),
+    ],
+)
+def test_bad_options_are_refused_in_words(tmp_path, args, words):
+    path = tmp_path / "data.csv"
+    path.write_text("y,treat,neg\n1,0,-1\n2,0,1\n2,1,1\n3,1,1\n")
+
+    message = refused(path, "--outcome", "y", "--treat", "treat", "--items", "3", *args)
+
+    assert words in message
