@@ -85,12 +85,17 @@ class EstimateForm(forms.Form):
                     _("Write each difference as variable:A,B, not “%(line)s”.")
                     % {"line": line.strip()}
                 )
+            if parts[0] == parts[1]:
+                raise forms.ValidationError(
+                    _("Compare two different groups, not “%(line)s”.")
+                    % {"line": line.strip()}
+                )
             triples.append((variable.strip(), parts[0], parts[1]))
         return triples
 
     def clean(self):
         data = super().clean()
-        if data.get("covariates") and not data.get("model"):
+        if (data.get("covariates") or data.get("predict_by")) and not data.get("model"):
             self.add_error("model", _("Choose a model for the covariates."))
         return data
 

@@ -36,27 +36,39 @@ DEFAULT_PLAN = {"kind": "blocked", "ratio": [1, 1], "block_sizes": [4, 6]}
 
 def wave_plan(wave: Wave, experiment: ListExperiment, stratum: Stratum) -> Plan:
     """The wave's plan for one experiment and stratum, as the engine takes it."""
+    try:
+        return plan_of(wave, experiment, stratum)
+    except (TypeError, ValueError, KeyError) as error:
+        raise FieldingError(
+            _("The wave's randomization plan cannot be used: %(why)s")
+            % {
+                "why": error
+                if isinstance(error, PlanError)
+                else _(
+                    "it is not shaped "
+                    'like {"kind": "blocked", "ratio": [1, 1], "block_sizes": [4, 6]}.'
+                )
+            }
+        ) from None
+
+
+def plan_of(wave: Wave, experiment: ListExperiment, stratum: Stratum) -> Plan:
+    if not isinstance(wave.plan or {}, dict):
+        raise TypeError("plan")
     spec = {**DEFAULT_PLAN, **(wave.plan or {})}
     arms = tuple(spec.get("arms") or experiment.arms())
     ratio = tuple(spec.get("ratio") or [1] * len(arms))
     kind = spec["kind"]
-    try:
-        return Plan(
-            kind=kind,
-            arms=arms,
-            ratio=ratio,
-            p=spec.get("p") if kind == "simple" else None,
-            block_sizes=tuple(spec.get("block_sizes") or ())
-            if kind == "blocked"
-            else (),
-            chunk=(stratum.quota or spec.get("chunk") or 100)
-            if kind == "complete"
-            else None,
-        )
-    except PlanError as error:
-        raise FieldingError(
-            _("The wave's randomization plan cannot be used: %(why)s") % {"why": error}
-        ) from None
+    return Plan(
+        kind=kind,
+        arms=arms,
+        ratio=ratio,
+        p=spec.get("p") if kind == "simple" else None,
+        block_sizes=tuple(spec.get("block_sizes") or ()) if kind == "blocked" else (),
+        chunk=(stratum.quota or spec.get("chunk") or 100)
+        if kind == "complete"
+        else None,
+    )
 
 
 def stream_key(experiment: ListExperiment, stratum: Stratum) -> str:

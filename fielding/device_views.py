@@ -54,9 +54,20 @@ def tokens_listed():
     )
 
 
+ISSUED_KEY = "fielding-issued-token"
+
+
 @role_required(ADMINISTRATOR)
 @never_cache
 def devices(request):
+    """The tablets, and registration. A new token is shown on the page the browser is
+    sent to after registering, once: a reload shows the list, never a second token."""
+    issued = request.session.pop(ISSUED_KEY, None) if request.method == "GET" else None
+    if issued:
+        token = AccessToken.objects.filter(pk=issued["token_id"]).first()
+        if token is not None:
+            return device_issued(request, token, issued["raw"])
+
     form = DeviceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -68,7 +79,8 @@ def devices(request):
         except FieldingError as error:
             form.add_error(None, str(error))
         else:
-            return device_issued(request, token, raw)
+            request.session[ISSUED_KEY] = {"token_id": token.pk, "raw": raw}
+            return redirect("fielding:devices")
 
     context = {
         "form": form,

@@ -92,7 +92,7 @@ def numeric_answer(question: CovariateQuestion, value) -> float | int:
         number = float(value)
         if number != number or number in (float("inf"), float("-inf")):
             raise ValueError
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise FieldingError(
             _("%(code)s must be a number, not “%(value)s”.")
             % {"code": question.code, "value": value}

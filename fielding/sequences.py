@@ -64,6 +64,10 @@ TABLE_COLUMNS = ("stratum", "position", "block", "arm")
 MAX_SEED = 2**63
 TWO_64 = 2**64
 BATCH = 4096
+# Blocks exist to keep arms balanced as fieldwork goes; beyond this size they do not,
+# and a typo (a million) would make the sequence exhaust memory.
+MAX_BLOCK_SIZE = 1000
+MAX_CHUNK = 1_000_000
 
 
 class PlanError(ValueError):
@@ -124,6 +128,10 @@ class Plan:
             raise PlanError("Block sizes apply only to the blocked plan.")
 
         if self.kind == COMPLETE:
+            if is_whole(self.chunk) and self.chunk > MAX_CHUNK:
+                raise PlanError(
+                    f"A complete plan's chunk is at most {MAX_CHUNK} slots."
+                )
             if not is_whole(self.chunk) or self.chunk < 1:
                 raise PlanError(
                     "The complete plan needs a chunk of at least 1 slot, the number "
@@ -188,6 +196,11 @@ class Plan:
         for size in self.block_sizes:
             if not is_whole(size) or size < 1:
                 raise PlanError(f"Block size {size} must be a whole number above 0.")
+            if size > MAX_BLOCK_SIZE:
+                raise PlanError(
+                    f"Block size {size} is larger than {MAX_BLOCK_SIZE}; blocks that "
+                    "large no longer balance arms within a stratum."
+                )
             if size % total:
                 raise PlanError(
                     f"Block size {size} is not a multiple of {total}, the sum of the "

@@ -61,6 +61,11 @@ class UploadForm(forms.Form):
         return upload
 
 
+# Each interview is stored in its own transaction; this many take well under the 30 s
+# a web server usually allows a request.
+MAX_UPLOAD_RESPONSES = 2000
+
+
 def unsent_read(data: bytes) -> dict:
     """The export's content; FieldingError says what is wrong with the file."""
     try:
@@ -69,7 +74,7 @@ def unsent_read(data: bytes) -> dict:
         raise FieldingError(_("The file is not UTF-8 text.")) from None
     try:
         export = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise FieldingError(_("The file is not valid JSON.")) from None
     if not isinstance(export, dict) or export.get("format") != FORMAT:
         raise FieldingError(
@@ -81,6 +86,14 @@ def unsent_read(data: bytes) -> dict:
         )
     if not isinstance(export.get("responses"), list):
         raise FieldingError(_("The file has no list of responses."))
+    if len(export["responses"]) > MAX_UPLOAD_RESPONSES:
+        raise FieldingError(
+            _(
+                "The file holds %(n)s interviews; upload at most %(max)s at a time "
+                "(one tablet's file at a time)."
+            )
+            % {"n": len(export["responses"]), "max": MAX_UPLOAD_RESPONSES}
+        )
     return export
 
 

@@ -140,6 +140,13 @@ class StratumInline(ClosedWaveReadOnly, admin.TabularInline):
     def wave_of(self, obj):
         return obj
 
+    def get_readonly_fields(self, request, obj=None):
+        """Codes seed the allocation streams: fixed once the wave opens."""
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.status != Wave.DRAFT:
+            fields.append("code")
+        return fields
+
 
 @admin.register(Wave)
 class WaveAdmin(ClosedWaveReadOnly, admin.ModelAdmin):

@@ -489,6 +489,10 @@ class Wave(models.Model):
         return super().delete(*args, **kwargs)
 
     def clean(self):
+        if not isinstance(self.plan, dict):
+            raise ValidationError(
+                {"plan": _('The plan is an object such as {"kind": "blocked"}.')}
+            )
         unknown = [
             mode for mode in self.modes or [] if mode not in (self.TABLET, self.WEB)
         ]
@@ -551,3 +555,14 @@ class Stratum(WaveGuarded):
 
     def guarded_wave(self) -> Wave:
         return self.wave
+
+    def save(self, *args, **kwargs):
+        """A stratum's code seeds its allocation stream: fixed once the wave opens."""
+        if self.pk is not None and self.wave.status != Wave.DRAFT:
+            stored = Stratum.objects.filter(pk=self.pk).values_list("code", flat=True)
+            if stored and stored[0] != self.code:
+                raise SurveyError(
+                    _("The code of stratum “%(s)s” is fixed since its wave opened.")
+                    % {"s": self.name}
+                )
+        super().save(*args, **kwargs)

@@ -17,6 +17,16 @@ from survey.models import Stratum, Wave
 logger = logging.getLogger(__name__)
 
 
+def checked_seed(seed) -> int:
+    """A seed as the allocation engine takes it: a whole number from 0 to 2**63 - 1."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise SurveyError(
+            _("The seed must be a whole number from 0 to 2**63 - 1, not %(seed)s.")
+            % {"seed": seed}
+        )
+    return seed
+
+
 def strata_ensure(wave: Wave) -> None:
     """A wave without strata gets one that holds every place, so allocation can run."""
     if not wave.strata.exists():
@@ -53,9 +63,9 @@ def wave_open(*, wave: Wave, seed: int | None = None) -> Wave:
         wave.frozen_cards = snapshot
         strata_ensure(wave)
         plan_check(wave)
-        if seed is None:
-            seed = (wave.plan or {}).get("seed")
-        wave.seed = int(seed) if seed is not None else secrets.randbits(63)
+        if seed is None and isinstance(wave.plan, dict):
+            seed = wave.plan.get("seed")
+        wave.seed = checked_seed(seed) if seed is not None else secrets.randbits(63)
         wave.status = Wave.FIELDING
         wave.opened_at = timezone.now()
         try:

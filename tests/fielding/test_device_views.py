@@ -51,7 +51,21 @@ def api_get(client, raw: str, path: str = "/api/v1/waves/"):
 
 
 def register(client, interviewer, label="Tablet 7"):
-    return client.post(URL, {"interviewer": interviewer.pk, "label": label})
+    """Register through the form and follow the redirect to the one-time token page."""
+    return client.post(
+        URL, {"interviewer": interviewer.pk, "label": label}, follow=True
+    )
+
+
+def test_reloading_the_token_page_shows_the_list_not_a_second_token(
+    admin_client, interviewer
+):
+    register(admin_client, interviewer)
+
+    reloaded = admin_client.get(URL)
+
+    assert AccessToken.objects.count() == 1
+    assert "Register a tablet" in reloaded.text and "#token=" not in reloaded.text
 
 
 def test_an_administrator_sees_the_tablets_and_the_form(

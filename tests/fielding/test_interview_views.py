@@ -163,3 +163,11 @@ def test_show_cards_print_every_arm_in_the_chosen_language(field):
 
     assert page.text.count("Привлечение иностранных инвестиций") == 2
     assert "ОДКБ" in page.text
+
+
+def test_an_enormous_number_is_refused_not_a_crash(demo_wave):
+    from fielding.errors import FieldingError
+    from fielding.interviewing import answers_clean
+
+    with pytest.raises(FieldingError, match="age"):
+        answers_clean(demo_wave.survey, {"age": 10**400})

@@ -150,3 +150,35 @@ def test_the_admin_shows_an_open_waves_plan_read_only(admin_client, demo_wave):
 
     assert page.status_code == 200
     assert 'name="plan"' not in page.text
+
+
+@pytest.mark.parametrize(
+    "plan, words",
+    [
+        ({"ratio": 2}, "not shaped like"),
+        ({"kind": "blocked", "block_sizes": 4}, "not shaped like"),
+        ({"kind": "blocked", "block_sizes": [10_000_000]}, "larger than"),
+        ({"seed": -5}, "seed must be"),
+        ({"seed": "abc"}, "seed must be"),
+    ],
+)
+def test_a_plan_that_cannot_be_drawn_is_refused_in_words(small_wave, plan, words):
+    from survey.errors import SurveyError
+    from survey.models import Wave
+
+    Wave.objects.filter(pk=small_wave.pk).update(plan=plan)
+
+    with pytest.raises(SurveyError, match=words):
+        wave_open(wave=Wave.objects.get(pk=small_wave.pk))
+
+    assert Wave.objects.get(pk=small_wave.pk).status == Wave.DRAFT
+
+
+def test_a_strata_code_is_fixed_once_the_wave_opens(demo_wave):
+    from survey.errors import SurveyError
+
+    stratum = demo_wave.strata.get(code="astana")
+    stratum.code = "astana-x"
+
+    with pytest.raises(SurveyError, match="fixed since its wave opened"):
+        stratum.save()

@@ -38,6 +38,24 @@ def is_numeric(values: list[str]) -> bool:
     return bool(present) and all(parse_number(v) is not None for v in present)
 
 
+def weight_problems(table: Table, column: str) -> list[Problem]:
+    """Every weight must be a positive number, as the import requires."""
+    at = table.header.index(column)
+    problems = []
+    for row, line in zip(table.rows, table.lines):
+        weight = parse_number(row[at])
+        if weight is None or not weight > 0:
+            problems.append(
+                Problem(
+                    line,
+                    column,
+                    _("a weight must be a positive number, not “%(v)s”.")
+                    % {"v": row[at]},
+                )
+            )
+    return problems
+
+
 def parse_compare(values: list[str] | None) -> tuple[tuple[str, str, str], ...]:
     """``VAR:A,B`` flags (repeatable) as (variable, a, b) triples."""
     triples = []
@@ -123,6 +141,14 @@ class Command(BaseCommand):
             predict_by=tuple(several(options["predict_by"])),
             direct=bool(options["direct"]),
         )
+        if spec.predict_by and not spec.model:
+            raise CommandError(
+                "--predict-by needs --model lm or --model ml.", returncode=2
+            )
+        if any(a == b for _v, a, b in spec.compare):
+            raise CommandError(
+                "--compare needs two different levels, A and B.", returncode=2
+            )
         if spec.covariates and not spec.model:
             raise CommandError(
                 "--covariates needs --model lm or --model ml.", returncode=2
@@ -171,8 +197,11 @@ class Command(BaseCommand):
                 treat=options["treat"],
                 items=options["items"],
             )
-            if columns.problems:
-                raise TableError(columns.problems)
+            problems = list(columns.problems)
+            if options["weight"]:
+                problems += weight_problems(table, options["weight"])
+            if problems:
+                raise TableError(sorted(problems, key=lambda p: p.line))
             if not table.rows:
                 raise TableError(
                     [Problem(1, "", _("the file has a header but no rows."))]
