@@ -45,9 +45,9 @@ def held_accept(*, held: HeldSubmission, by: AbstractBaseUser) -> HeldSubmission
             raise FieldingError(
                 _(
                     "Only a conflicting version of a stored interview can be accepted "
-                    "as a correction; this response was held because its wave was "
-                    "closed."
+                    "as a correction; this response was held because: %(why)s."
                 )
+                % {"why": held.get_kind_display()}
             )
         respondent = (
             Respondent.objects.select_for_update().filter(client_uuid=held.uuid).first()
