@@ -6,164 +6,536 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('survey', '0001_initial'),
+        ("survey", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AccessToken',
+            name="AccessToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('device', 'tablet'), ('personal', 'personal')], default='device', max_length=10)),
-                ('label', models.CharField(max_length=100)),
-                ('token_hash', models.CharField(editable=False, max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_used_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='access_tokens', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("device", "tablet"), ("personal", "personal")],
+                        default="device",
+                        max_length=10,
+                    ),
+                ),
+                ("label", models.CharField(max_length=100)),
+                (
+                    "token_hash",
+                    models.CharField(editable=False, max_length=64, unique=True),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "last_used_at",
+                    models.DateTimeField(blank=True, editable=False, null=True),
+                ),
+                (
+                    "revoked_at",
+                    models.DateTimeField(blank=True, editable=False, null=True),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="access_tokens",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='AllocationSlot',
+            name="AllocationSlot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField()),
-                ('block', models.PositiveIntegerField()),
-                ('arm', models.CharField(max_length=60)),
-                ('item_order', models.JSONField(default=dict)),
-                ('status', models.CharField(choices=[('available', 'available'), ('reserved', 'reserved by a device'), ('used', 'used'), ('skipped', 'skipped')], default='available', max_length=10)),
-                ('allocated_at', models.DateTimeField(blank=True, null=True)),
-                ('device_label', models.CharField(blank=True, max_length=100)),
-                ('reserved_at', models.DateTimeField(blank=True, null=True)),
-                ('allocated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('device', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='slots', to='fielding.accesstoken')),
-                ('experiment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='slots', to='survey.listexperiment')),
-                ('stratum', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='slots', to='survey.stratum')),
-                ('wave', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='slots', to='survey.wave')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("position", models.PositiveIntegerField()),
+                ("block", models.PositiveIntegerField()),
+                ("arm", models.CharField(max_length=60)),
+                ("item_order", models.JSONField(default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("available", "available"),
+                            ("reserved", "reserved by a device"),
+                            ("used", "used"),
+                            ("skipped", "skipped"),
+                        ],
+                        default="available",
+                        max_length=10,
+                    ),
+                ),
+                ("allocated_at", models.DateTimeField(blank=True, null=True)),
+                ("device_label", models.CharField(blank=True, max_length=100)),
+                ("reserved_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "allocated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "device",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="slots",
+                        to="fielding.accesstoken",
+                    ),
+                ),
+                (
+                    "experiment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="slots",
+                        to="survey.listexperiment",
+                    ),
+                ),
+                (
+                    "stratum",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="slots",
+                        to="survey.stratum",
+                    ),
+                ),
+                (
+                    "wave",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="slots",
+                        to="survey.wave",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['wave', 'experiment', 'stratum', 'position'],
+                "ordering": ["wave", "experiment", "stratum", "position"],
             },
         ),
         migrations.CreateModel(
-            name='HeldSubmission',
+            name="HeldSubmission",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uuid', models.UUIDField()),
-                ('kind', models.CharField(choices=[('conflict', 'conflict'), ('wave_closed', 'wave closed'), ('slot_released', 'slot released')], max_length=20)),
-                ('payload', models.JSONField()),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
-                ('resolution', models.CharField(choices=[('open', 'awaiting a decision'), ('accepted', 'accepted as a correction'), ('dismissed', 'dismissed')], default='open', max_length=10)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('previous', models.JSONField(blank=True, help_text='The stored version before a correction.', null=True)),
-                ('resolved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('token', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='fielding.accesstoken')),
-                ('wave', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='held', to='survey.wave')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("uuid", models.UUIDField()),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("conflict", "conflict"),
+                            ("wave_closed", "wave closed"),
+                            ("slot_released", "slot released"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("payload", models.JSONField()),
+                ("received_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "resolution",
+                    models.CharField(
+                        choices=[
+                            ("open", "awaiting a decision"),
+                            ("accepted", "accepted as a correction"),
+                            ("dismissed", "dismissed"),
+                        ],
+                        default="open",
+                        max_length=10,
+                    ),
+                ),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "previous",
+                    models.JSONField(
+                        blank=True,
+                        help_text="The stored version before a correction.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "resolved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "token",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="fielding.accesstoken",
+                    ),
+                ),
+                (
+                    "wave",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="held",
+                        to="survey.wave",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-received_at'],
+                "ordering": ["-received_at"],
             },
         ),
         migrations.CreateModel(
-            name='Respondent',
+            name="Respondent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(blank=True, help_text='Unique within the wave.', max_length=100, null=True)),
-                ('weight', models.FloatField(blank=True, null=True)),
-                ('mode', models.CharField(blank=True, choices=[('tablet', 'tablet interview'), ('web', 'web self-completion')], max_length=10)),
-                ('language', models.CharField(blank=True, max_length=5)),
-                ('client_uuid', models.UUIDField(blank=True, null=True, unique=True)),
-                ('payload_hash', models.CharField(blank=True, editable=False, help_text='Fingerprint of what a tablet sent, to tell a resend from a change.', max_length=64)),
-                ('late', models.BooleanField(default=False, help_text='Arrived long after its slot was reserved.')),
-                ('answers', models.JSONField(blank=True, default=dict, help_text='Covariate answers by question code.')),
-                ('consented_at', models.DateTimeField(blank=True, null=True)),
-                ('registered_at', models.DateTimeField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
-                ('interviewer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('place', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='survey.settlement')),
-                ('stratum', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='survey.stratum')),
-                ('wave', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='respondents', to='survey.wave')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                (
+                    "external_id",
+                    models.CharField(
+                        blank=True,
+                        help_text="Unique within the wave.",
+                        max_length=100,
+                        null=True,
+                    ),
+                ),
+                ("weight", models.FloatField(blank=True, null=True)),
+                (
+                    "mode",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("tablet", "tablet interview"),
+                            ("web", "web self-completion"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("language", models.CharField(blank=True, max_length=5)),
+                ("client_uuid", models.UUIDField(blank=True, null=True, unique=True)),
+                (
+                    "payload_hash",
+                    models.CharField(
+                        blank=True,
+                        editable=False,
+                        help_text="Fingerprint of what a tablet sent, to tell a resend from a change.",
+                        max_length=64,
+                    ),
+                ),
+                (
+                    "late",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Arrived long after its slot was reserved.",
+                    ),
+                ),
+                (
+                    "answers",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="Covariate answers by question code.",
+                    ),
+                ),
+                ("consented_at", models.DateTimeField(blank=True, null=True)),
+                ("registered_at", models.DateTimeField(blank=True, null=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("received_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "interviewer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "place",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="survey.settlement",
+                    ),
+                ),
+                (
+                    "stratum",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="survey.stratum",
+                    ),
+                ),
+                (
+                    "wave",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="respondents",
+                        to="survey.wave",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['wave', 'id'],
+                "ordering": ["wave", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Assignment',
+            name="Assignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('arm', models.CharField(max_length=60)),
-                ('item_order', models.JSONField(blank=True, default=dict)),
-                ('source', models.CharField(choices=[('allocation', 'allocation'), ('import', 'import'), ('simulation', 'simulation')], max_length=12)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('card_shown_at', models.DateTimeField(blank=True, null=True)),
-                ('experiment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='assignments', to='survey.listexperiment')),
-                ('slot', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='assignment', to='fielding.allocationslot')),
-                ('respondent', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assignments', to='fielding.respondent')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("arm", models.CharField(max_length=60)),
+                ("item_order", models.JSONField(blank=True, default=dict)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("allocation", "allocation"),
+                            ("import", "import"),
+                            ("simulation", "simulation"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("card_shown_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "experiment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="assignments",
+                        to="survey.listexperiment",
+                    ),
+                ),
+                (
+                    "slot",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="assignment",
+                        to="fielding.allocationslot",
+                    ),
+                ),
+                (
+                    "respondent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="assignments",
+                        to="fielding.respondent",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['respondent', 'experiment'],
+                "ordering": ["respondent", "experiment"],
             },
         ),
         migrations.CreateModel(
-            name='Response',
+            name="Response",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('complete', 'complete'), ('refused', 'refused'), ('dont_know', "don't know"), ('broken_off', 'broken off')], max_length=12)),
-                ('count', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('second_count', models.PositiveSmallIntegerField(blank=True, help_text="The second list's count (double list).", null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('assignment', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='response', to='fielding.assignment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("complete", "complete"),
+                            ("refused", "refused"),
+                            ("dont_know", "don't know"),
+                            ("broken_off", "broken off"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("count", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "second_count",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="The second list's count (double list).",
+                        null=True,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "assignment",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="response",
+                        to="fielding.assignment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['assignment'],
+                "ordering": ["assignment"],
             },
         ),
         migrations.CreateModel(
-            name='WebLink',
+            name="WebLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token_hash', models.CharField(max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('used_at', models.DateTimeField(blank=True, null=True)),
-                ('respondent', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='web_link', to='fielding.respondent')),
-                ('stratum', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='survey.stratum')),
-                ('wave', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='web_links', to='survey.wave')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("token_hash", models.CharField(max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("used_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "respondent",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="web_link",
+                        to="fielding.respondent",
+                    ),
+                ),
+                (
+                    "stratum",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="survey.stratum",
+                    ),
+                ),
+                (
+                    "wave",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="web_links",
+                        to="survey.wave",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['wave', 'id'],
+                "ordering": ["wave", "id"],
             },
         ),
         migrations.AddIndex(
-            model_name='allocationslot',
-            index=models.Index(fields=['wave', 'experiment', 'stratum', 'status', 'position'], name='slot_next_available'),
+            model_name="allocationslot",
+            index=models.Index(
+                fields=["wave", "experiment", "stratum", "status", "position"],
+                name="slot_next_available",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='allocationslot',
-            constraint=models.UniqueConstraint(fields=('wave', 'experiment', 'stratum', 'position'), name='slot_position_unique'),
+            model_name="allocationslot",
+            constraint=models.UniqueConstraint(
+                fields=("wave", "experiment", "stratum", "position"),
+                name="slot_position_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='respondent',
-            constraint=models.UniqueConstraint(condition=models.Q(('external_id__isnull', False)), fields=('wave', 'external_id'), name='respondent_external_id_unique_in_wave', violation_error_message='This respondent id is already used in the wave.'),
+            model_name="respondent",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("external_id__isnull", False)),
+                fields=("wave", "external_id"),
+                name="respondent_external_id_unique_in_wave",
+                violation_error_message="This respondent id is already used in the wave.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='assignment',
-            constraint=models.UniqueConstraint(fields=('respondent', 'experiment'), name='one_assignment_per_experiment'),
+            model_name="assignment",
+            constraint=models.UniqueConstraint(
+                fields=("respondent", "experiment"),
+                name="one_assignment_per_experiment",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='response',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('count__isnull', False), ('status', 'complete')), models.Q(models.Q(('status', 'complete'), _negated=True), ('count__isnull', True), ('second_count__isnull', True)), _connector='OR'), name='count_only_when_complete'),
+            model_name="response",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("count__isnull", False), ("status", "complete")),
+                    models.Q(
+                        models.Q(("status", "complete"), _negated=True),
+                        ("count__isnull", True),
+                        ("second_count__isnull", True),
+                    ),
+                    _connector="OR",
+                ),
+                name="count_only_when_complete",
+            ),
         ),
     ]

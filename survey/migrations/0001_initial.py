@@ -8,7 +8,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,225 +16,596 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='CovariateQuestion',
+            name="CovariateQuestion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=60, validators=[django.core.validators.RegexValidator('^[^\\s,:]+$', 'Use a name without spaces, commas or colons (it names a column and a flag).')])),
-                ('kind', models.CharField(choices=[('coded', 'coded single choice'), ('numeric', 'number')], default='coded', max_length=10)),
-                ('position', models.PositiveIntegerField(default=1)),
-                ('texts', models.JSONField(blank=True, default=dict, help_text='Wording by language.')),
-                ('needs_review', models.JSONField(blank=True, default=list, help_text='Languages whose wording awaits review by a native speaker.')),
-                ('min_value', models.FloatField(blank=True, null=True)),
-                ('max_value', models.FloatField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                (
+                    "code",
+                    models.CharField(
+                        max_length=60,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[^\\s,:]+$",
+                                "Use a name without spaces, commas or colons (it names a column and a flag).",
+                            )
+                        ],
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("coded", "coded single choice"),
+                            ("numeric", "number"),
+                        ],
+                        default="coded",
+                        max_length=10,
+                    ),
+                ),
+                ("position", models.PositiveIntegerField(default=1)),
+                (
+                    "texts",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="Wording by language."
+                    ),
+                ),
+                (
+                    "needs_review",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Languages whose wording awaits review by a native speaker.",
+                    ),
+                ),
+                ("min_value", models.FloatField(blank=True, null=True)),
+                ("max_value", models.FloatField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['survey', 'position', 'id'],
+                "ordering": ["survey", "position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='ListExperiment',
+            name="ListExperiment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=60)),
-                ('name', models.CharField(max_length=200)),
-                ('design', models.CharField(choices=[('single', 'single list'), ('double', 'double list')], default='single', max_length=10)),
-                ('position', models.PositiveIntegerField(default=1)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("code", models.SlugField(max_length=60)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "design",
+                    models.CharField(
+                        choices=[("single", "single list"), ("double", "double list")],
+                        default="single",
+                        max_length=10,
+                    ),
+                ),
+                ("position", models.PositiveIntegerField(default=1)),
             ],
             options={
-                'ordering': ['survey', 'position', 'id'],
+                "ordering": ["survey", "position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Region',
+            name="Region",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=60, unique=True)),
-                ('name', models.CharField(max_length=200)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("code", models.SlugField(max_length=60, unique=True)),
+                ("name", models.CharField(max_length=200)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Survey',
+            name="Survey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=60, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('languages', models.JSONField(default=list, validators=[survey.models.validate_languages])),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("code", models.SlugField(max_length=60, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "languages",
+                    models.JSONField(
+                        default=list, validators=[survey.models.validate_languages]
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='ItemList',
+            name="ItemList",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=30)),
-                ('position', models.PositiveIntegerField(default=1)),
-                ('experiment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lists', to='survey.listexperiment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("code", models.SlugField(max_length=30)),
+                ("position", models.PositiveIntegerField(default=1)),
+                (
+                    "experiment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lists",
+                        to="survey.listexperiment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['experiment', 'position', 'id'],
+                "ordering": ["experiment", "position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Item',
+            name="Item",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=60)),
-                ('kind', models.CharField(choices=[('control', 'control item'), ('sensitive', 'sensitive item')], max_length=10)),
-                ('position', models.PositiveIntegerField(default=1)),
-                ('item_list', models.ForeignKey(blank=True, help_text='The list a control item belongs to; empty for a sensitive item.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='items', to='survey.itemlist')),
-                ('experiment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='survey.listexperiment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("code", models.SlugField(max_length=60)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("control", "control item"),
+                            ("sensitive", "sensitive item"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("position", models.PositiveIntegerField(default=1)),
+                (
+                    "item_list",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The list a control item belongs to; empty for a sensitive item.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="survey.itemlist",
+                    ),
+                ),
+                (
+                    "experiment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="survey.listexperiment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['experiment', 'kind', 'position', 'id'],
+                "ordering": ["experiment", "kind", "position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='CardText',
+            name="CardText",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('language', models.CharField(choices=[('en', 'English'), ('ru', 'Русский'), ('kk', 'Қазақша')], max_length=5)),
-                ('text', models.TextField()),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('needs_review', models.BooleanField(default=False, help_text='A translation awaiting review by a native speaker.')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('item', models.ForeignKey(blank=True, help_text="Empty for the card's instructions.", null=True, on_delete=django.db.models.deletion.CASCADE, related_name='texts', to='survey.item')),
-                ('experiment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='texts', to='survey.listexperiment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                (
+                    "language",
+                    models.CharField(
+                        choices=[
+                            ("en", "English"),
+                            ("ru", "Русский"),
+                            ("kk", "Қазақша"),
+                        ],
+                        max_length=5,
+                    ),
+                ),
+                ("text", models.TextField()),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                (
+                    "needs_review",
+                    models.BooleanField(
+                        default=False,
+                        help_text="A translation awaiting review by a native speaker.",
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "item",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty for the card's instructions.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="texts",
+                        to="survey.item",
+                    ),
+                ),
+                (
+                    "experiment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="texts",
+                        to="survey.listexperiment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['experiment', 'item', 'language'],
+                "ordering": ["experiment", "item", "language"],
             },
         ),
         migrations.CreateModel(
-            name='Settlement',
+            name="Settlement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=60, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('kind', models.CharField(choices=[('city', 'city'), ('village', 'village')], default='city', max_length=10)),
-                ('official_code', models.CharField(blank=True, help_text='Official statistical code, where known.', max_length=30)),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='settlements', to='survey.region')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("code", models.SlugField(max_length=60, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("city", "city"), ("village", "village")],
+                        default="city",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "official_code",
+                    models.CharField(
+                        blank=True,
+                        help_text="Official statistical code, where known.",
+                        max_length=30,
+                    ),
+                ),
+                (
+                    "region",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="settlements",
+                        to="survey.region",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Recode',
+            name="Recode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=60, validators=[django.core.validators.RegexValidator('^[^\\s,:]+$', 'Use a name without spaces, commas or colons (it names a column and a flag).')])),
-                ('mapping', models.JSONField(default=dict)),
-                ('labels', models.JSONField(blank=True, default=dict, help_text='Each level\'s label by language, e.g. {"university": {"en": "University"}}.')),
-                ('question', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='recodes', to='survey.covariatequestion')),
-                ('survey', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='recodes', to='survey.survey')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                (
+                    "name",
+                    models.CharField(
+                        max_length=60,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[^\\s,:]+$",
+                                "Use a name without spaces, commas or colons (it names a column and a flag).",
+                            )
+                        ],
+                    ),
+                ),
+                ("mapping", models.JSONField(default=dict)),
+                (
+                    "labels",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text='Each level\'s label by language, e.g. {"university": {"en": "University"}}.',
+                    ),
+                ),
+                (
+                    "question",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="recodes",
+                        to="survey.covariatequestion",
+                    ),
+                ),
+                (
+                    "survey",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="recodes",
+                        to="survey.survey",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['survey', 'name'],
+                "ordering": ["survey", "name"],
             },
         ),
         migrations.AddField(
-            model_name='listexperiment',
-            name='survey',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='experiments', to='survey.survey'),
+            model_name="listexperiment",
+            name="survey",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="experiments",
+                to="survey.survey",
+            ),
         ),
         migrations.AddField(
-            model_name='covariatequestion',
-            name='survey',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='questions', to='survey.survey'),
+            model_name="covariatequestion",
+            name="survey",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="questions",
+                to="survey.survey",
+            ),
         ),
         migrations.CreateModel(
-            name='Wave',
+            name="Wave",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('status', models.CharField(choices=[('draft', 'draft'), ('fielding', 'fielding'), ('closed', 'closed')], default='draft', max_length=10)),
-                ('modes', models.JSONField(blank=True, default=list)),
-                ('starts_on', models.DateField(blank=True, null=True)),
-                ('ends_on', models.DateField(blank=True, null=True)),
-                ('seed', models.BigIntegerField(blank=True, editable=False, null=True)),
-                ('plan', models.JSONField(blank=True, default=dict, help_text='Randomization plan, e.g. {"kind": "blocked", "ratio": [1, 1], "block_sizes": [4, 6]}. kind: simple (with "p", the treatment probability), complete (exact shares of each stratum\'s quota) or blocked; ratio: shares in the order of the arms (control first); "shuffle_items": true shuffles the items per respondent; "seed" fixes the seed recorded when the wave opens (drawn at random otherwise).')),
-                ('cluster', models.CharField(choices=[('none', 'none'), ('place', 'place of interview')], default='none', max_length=10)),
-                ('frozen_cards', models.JSONField(blank=True, editable=False, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('opened_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('closed_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('interviewers', models.ManyToManyField(blank=True, related_name='waves_assigned', to=settings.AUTH_USER_MODEL)),
-                ('survey', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='waves', to='survey.survey')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "draft"),
+                            ("fielding", "fielding"),
+                            ("closed", "closed"),
+                        ],
+                        default="draft",
+                        max_length=10,
+                    ),
+                ),
+                ("modes", models.JSONField(blank=True, default=list)),
+                ("starts_on", models.DateField(blank=True, null=True)),
+                ("ends_on", models.DateField(blank=True, null=True)),
+                ("seed", models.BigIntegerField(blank=True, editable=False, null=True)),
+                (
+                    "plan",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text='Randomization plan, e.g. {"kind": "blocked", "ratio": [1, 1], "block_sizes": [4, 6]}. kind: simple (with "p", the treatment probability), complete (exact shares of each stratum\'s quota) or blocked; ratio: shares in the order of the arms (control first); "shuffle_items": true shuffles the items per respondent; "seed" fixes the seed recorded when the wave opens (drawn at random otherwise).',
+                    ),
+                ),
+                (
+                    "cluster",
+                    models.CharField(
+                        choices=[("none", "none"), ("place", "place of interview")],
+                        default="none",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "frozen_cards",
+                    models.JSONField(blank=True, editable=False, null=True),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "opened_at",
+                    models.DateTimeField(blank=True, editable=False, null=True),
+                ),
+                (
+                    "closed_at",
+                    models.DateTimeField(blank=True, editable=False, null=True),
+                ),
+                (
+                    "interviewers",
+                    models.ManyToManyField(
+                        blank=True,
+                        related_name="waves_assigned",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "survey",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="waves",
+                        to="survey.survey",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Stratum',
+            name="Stratum",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=60)),
-                ('name', models.CharField(max_length=200)),
-                ('is_rest', models.BooleanField(default=False, help_text='Holds every settlement no other stratum names.')),
-                ('quota', models.PositiveIntegerField(blank=True, null=True)),
-                ('design_weight', models.FloatField(blank=True, null=True)),
-                ('position', models.PositiveIntegerField(default=1)),
-                ('settlements', models.ManyToManyField(blank=True, related_name='strata', to='survey.settlement')),
-                ('wave', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='strata', to='survey.wave')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("code", models.SlugField(max_length=60)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "is_rest",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Holds every settlement no other stratum names.",
+                    ),
+                ),
+                ("quota", models.PositiveIntegerField(blank=True, null=True)),
+                ("design_weight", models.FloatField(blank=True, null=True)),
+                ("position", models.PositiveIntegerField(default=1)),
+                (
+                    "settlements",
+                    models.ManyToManyField(
+                        blank=True, related_name="strata", to="survey.settlement"
+                    ),
+                ),
+                (
+                    "wave",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="strata",
+                        to="survey.wave",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'strata',
-                'ordering': ['wave', 'position', 'id'],
+                "verbose_name_plural": "strata",
+                "ordering": ["wave", "position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Choice',
+            name="Choice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=60)),
-                ('position', models.PositiveIntegerField(default=1)),
-                ('labels', models.JSONField(blank=True, default=dict, help_text='Label by language.')),
-                ('question', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='choices', to='survey.covariatequestion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("code", models.CharField(max_length=60)),
+                ("position", models.PositiveIntegerField(default=1)),
+                (
+                    "labels",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="Label by language."
+                    ),
+                ),
+                (
+                    "question",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="choices",
+                        to="survey.covariatequestion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['question', 'position', 'id'],
-                'constraints': [models.UniqueConstraint(fields=('question', 'code'), name='choice_code_unique_in_question')],
+                "ordering": ["question", "position", "id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("question", "code"),
+                        name="choice_code_unique_in_question",
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='itemlist',
-            constraint=models.UniqueConstraint(fields=('experiment', 'code'), name='list_code_unique_in_experiment'),
+            model_name="itemlist",
+            constraint=models.UniqueConstraint(
+                fields=("experiment", "code"), name="list_code_unique_in_experiment"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='item',
-            constraint=models.UniqueConstraint(fields=('experiment', 'code'), name='item_code_unique_in_experiment'),
+            model_name="item",
+            constraint=models.UniqueConstraint(
+                fields=("experiment", "code"), name="item_code_unique_in_experiment"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='cardtext',
-            constraint=models.UniqueConstraint(condition=models.Q(('item__isnull', False)), fields=('item', 'language'), name='item_text_unique_per_language'),
+            model_name="cardtext",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("item__isnull", False)),
+                fields=("item", "language"),
+                name="item_text_unique_per_language",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='cardtext',
-            constraint=models.UniqueConstraint(condition=models.Q(('item__isnull', True)), fields=('experiment', 'language'), name='instructions_unique_per_language'),
+            model_name="cardtext",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("item__isnull", True)),
+                fields=("experiment", "language"),
+                name="instructions_unique_per_language",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='recode',
-            constraint=models.UniqueConstraint(fields=('survey', 'name'), name='recode_name_unique_in_survey'),
+            model_name="recode",
+            constraint=models.UniqueConstraint(
+                fields=("survey", "name"), name="recode_name_unique_in_survey"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='listexperiment',
-            constraint=models.UniqueConstraint(fields=('survey', 'code'), name='experiment_code_unique_in_survey'),
+            model_name="listexperiment",
+            constraint=models.UniqueConstraint(
+                fields=("survey", "code"), name="experiment_code_unique_in_survey"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='covariatequestion',
-            constraint=models.UniqueConstraint(fields=('survey', 'code'), name='question_code_unique_in_survey'),
+            model_name="covariatequestion",
+            constraint=models.UniqueConstraint(
+                fields=("survey", "code"), name="question_code_unique_in_survey"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='stratum',
-            constraint=models.UniqueConstraint(fields=('wave', 'code'), name='stratum_code_unique'),
+            model_name="stratum",
+            constraint=models.UniqueConstraint(
+                fields=("wave", "code"), name="stratum_code_unique"
+            ),
         ),
     ]
