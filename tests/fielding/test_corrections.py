@@ -167,7 +167,7 @@ def test_a_response_held_for_a_closed_wave_cannot_be_accepted(
         payload=item,
     )
 
-    with pytest.raises(FieldingError, match="wave was closed"):
+    with pytest.raises(FieldingError, match="held because: wave closed"):
         held_accept(held=held, by=administrator)
     held_dismiss(held=held, by=administrator)
 
