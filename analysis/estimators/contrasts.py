@@ -15,7 +15,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from analysis.estimators.difference import (
     _Z,
@@ -26,6 +25,7 @@ from analysis.estimators.difference import (
     _plain_float,
     difference_by_level,
 )
+from analysis.estimators.normal import two_sided_p
 from analysis.estimators.weighted import (
     _checked_weights,
     _design,
@@ -233,7 +233,7 @@ def _contrast(
 
     estimate = result_a.estimate - result_b.estimate
     se = math.sqrt(max(variance, 0.0))
-    p_value = float(2 * stats.norm.sf(abs(estimate) / se)) if se > 0 else None
+    p_value = two_sided_p(estimate, se)
 
     small = [
         level

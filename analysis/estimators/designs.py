@@ -22,7 +22,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from analysis.estimators.difference import (
     _Z,
@@ -35,6 +34,7 @@ from analysis.estimators.difference import (
     _plain_float,
     difference_in_means,
 )
+from analysis.estimators.normal import two_sided_p as _p_value
 
 
 @dataclass(frozen=True)
@@ -678,10 +678,3 @@ def _size_note(
             f"of the {what} is unreliable."
         )
     return None
-
-
-def _p_value(estimate: float, se: float) -> float | None:
-    """Return the two-sided normal p-value, or None when the standard error is 0."""
-    if se <= 0:
-        return None
-    return float(2 * stats.norm.sf(abs(estimate) / se))

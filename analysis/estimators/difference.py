@@ -15,7 +15,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+
+from analysis.estimators.normal import Z95
+from analysis.estimators.normal import plain_float as _plain_float
 
 #: An arm needs at least this many respondents with a count for a variance, so fewer
 #: gives no estimate at all.
@@ -26,7 +28,7 @@ MIN_ARM_SIZE = 2
 SMALL_ARM_SIZE = 30
 
 #: Two-sided 95% normal quantile used for every confidence interval here.
-_Z = float(stats.norm.ppf(0.975))
+_Z = Z95
 
 
 @dataclass(frozen=True)
@@ -364,11 +366,3 @@ def _natural_order(labels: list[str]) -> list[int]:
     if not all(math.isfinite(key) for key in keys):
         return list(range(len(labels)))
     return sorted(range(len(labels)), key=keys.__getitem__)
-
-
-def _plain_float(x) -> float | None:
-    """Return `x` as a Python float, or None when it is missing or not finite."""
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None

@@ -21,6 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from analysis.estimators.normal import Z95
+from analysis.estimators.normal import plain_float as _plain_float
+from analysis.estimators.normal import two_sided_p as _two_sided_p
+
 #: An arm needs at least this many respondents for a variance; fewer is an error
 #: for the whole sample and gives no estimate within a subgroup.
 MIN_ARM_SIZE = 2
@@ -30,7 +34,7 @@ MIN_ARM_SIZE = 2
 SMALL_ARM_SIZE = 30
 
 #: Two-sided 95% normal quantile used for every confidence interval here.
-_Z = float(stats.norm.ppf(0.975))
+_Z = Z95
 
 
 @dataclass(frozen=True)
@@ -509,18 +513,3 @@ def _normal(estimate, se) -> Estimate:
         ci_low=float(estimate - _Z * se),
         ci_high=float(estimate + _Z * se),
     )
-
-
-def _two_sided_p(estimate, se) -> float | None:
-    """Return the two-sided normal p-value for estimate = 0, None if undefined."""
-    if estimate is None or se is None or se == 0:
-        return None
-    return float(2 * stats.norm.sf(abs(estimate / se)))
-
-
-def _plain_float(x) -> float | None:
-    """Return `x` as a Python float, or None when it is missing or not finite."""
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None

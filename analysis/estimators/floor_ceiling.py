@@ -11,12 +11,12 @@ Everything here is a pure function of its arrays: no Django, no I/O.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from analysis.estimators.arms import split_arms
+from analysis.estimators.normal import plain_float as _plain
 
 FLOOR_CEILING_LIMIT = 0.10
 """Warn when more than this share of the control arm's counts is 0, or is J.
@@ -257,11 +257,3 @@ def _tabulate(arm: np.ndarray, top: int) -> dict:
 def _percent(share: float) -> str:
     """Return a share as a whole percentage, "22%"."""
     return f"{share:.0%}"
-
-
-def _plain(x) -> float | None:
-    """Return `x` as a Python float, or None when it is missing or not finite."""
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None

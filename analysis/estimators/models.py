@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import linalg, optimize, special
 
+from analysis.estimators.normal import plain_float as _plain_float
+
 INTERCEPT = "(Intercept)"
 METHODS = ("lm", "ml")
 
@@ -1067,11 +1069,3 @@ def _part_dict(coef, se):
         "coef": {name: _plain_float(value) for name, value in coef.items()},
         "se": {name: _plain_float(value) for name, value in se.items()},
     }
-
-
-def _plain_float(x) -> float | None:
-    """Return `x` as a Python float, or None when it is missing or not finite."""
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
