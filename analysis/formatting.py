@@ -94,7 +94,9 @@ def as_text(result: dict) -> str:
     for line in lines:
         cells = "  ".join(str(c).ljust(w) for c, w in zip(line, widths))
         out.append((cells + "  " + line[-1]).rstrip())
-    out.extend(["", *extra_sections(result)] if extra_sections(result) else [])
+    extras = extra_sections(result)
+    if extras:
+        out.extend(["", *extras])
     out.append("")
     out.append(INTERVAL_NOTE)
     if result.get("weighted"):
