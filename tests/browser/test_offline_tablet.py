@@ -364,7 +364,9 @@ def test_a_batch_cut_off_after_the_server_stored_it_is_resent_and_stored_once(
     expect(page.locator("#queue-count")).to_have_text("0", timeout=15_000)
 
     assert dropping_app.stored_when_dropped == 5
-    assert failed, "the page never saw its first batch fail"
+    # The resend comes from the app after it sees the batch fail, or, when the cut
+    # connection was a reused one, from Chromium retrying the POST itself; either way
+    # the server got the batch again and stored nothing twice.
     assert dropping_app.posts >= 2
     assert tablet_respondents().count() == 5
     assert (
