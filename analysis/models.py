@@ -28,7 +28,25 @@ class EstimateJob(models.Model):
     ]
     FINISHED = (SUCCEEDED, FAILED)
 
+    ESTIMATE = "estimate"
+    COMPARE = "compare"
+    REHEARSAL = "rehearsal"
+    KIND_CHOICES = [
+        (ESTIMATE, _("estimate")),
+        (COMPARE, _("change between waves")),
+        (REHEARSAL, _("rehearsal by simulation")),
+    ]
+
+    kind = models.CharField(max_length=10, choices=KIND_CHOICES, default=ESTIMATE)
     wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="jobs")
+    earlier_wave = models.ForeignKey(
+        Wave,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("For a change between waves: the earlier wave; ``wave`` is later."),
+    )
     experiment = models.ForeignKey(
         ListExperiment, on_delete=models.CASCADE, related_name="jobs"
     )

@@ -34,6 +34,13 @@ class Survey(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     languages = models.JSONField(default=list, validators=[validate_languages])
+    export_identifiers = models.BooleanField(
+        default=False,
+        help_text=_(
+            "Include respondent ids and interviewer user names in microdata exports. "
+            "Off, interviewers appear by number and respondent ids are left out."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -63,6 +70,17 @@ class ListExperiment(models.Model):
     name = models.CharField(max_length=200)
     design = models.CharField(max_length=10, choices=DESIGN_CHOICES, default=SINGLE)
     position = models.PositiveIntegerField(default=1)
+    direct_question = models.ForeignKey(
+        "CovariateQuestion",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_(
+            "A coded question asking the sensitive item directly, after the lists; "
+            "its choice 1 is yes and 0 is no."
+        ),
+    )
 
     class Meta:
         ordering = ["survey", "position", "id"]
@@ -566,3 +584,48 @@ class Stratum(WaveGuarded):
                     % {"s": self.name}
                 )
         super().save(*args, **kwargs)
+
+
+class AuditEvent(models.Model):
+    """Who opened, closed, edited, exported or deleted what, and when.
+
+    Rows are only ever added: the admin shows them read-only, so the log can be
+    trusted as a record of access to survey data about people.
+    """
+
+    OPENED = "opened"
+    CLOSED = "closed"
+    CREATED = "created"
+    EDITED = "edited"
+    EXPORTED = "exported"
+    DELETED = "deleted"
+    ACTION_CHOICES = [
+        (OPENED, _("opened")),
+        (CLOSED, _("closed")),
+        (CREATED, _("created")),
+        (EDITED, _("edited")),
+        (EXPORTED, _("exported")),
+        (DELETED, _("deleted")),
+    ]
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    username = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=10, choices=ACTION_CHOICES)
+    object_type = models.CharField(max_length=60)
+    object_id = models.CharField(max_length=60, blank=True)
+    description = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return (
+            f"{self.at:%Y-%m-%d %H:%M} {self.username} {self.action} {self.object_type}"
+        )
