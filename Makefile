@@ -25,6 +25,12 @@ demo: setup
 run: demo
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000 --noreload
 
+# HTTPS on https://127.0.0.1:8443 with gunicorn, a Celery worker, PostgreSQL and Redis,
+# DEBUG off (docs/deployment.md). Ctrl-C stops it.
+.PHONY: run-prod-like
+run-prod-like: setup
+	VENV=$(VENV) scripts/run_prod_like.sh
+
 lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .

@@ -7,6 +7,22 @@ import json
 from analysis.estimators.breakdown import ESTIMATE_KEYS, table_rows
 
 CSV_COLUMNS = ("variable", "level", *ESTIMATE_KEYS)
+DESIGN_CSV_COLUMNS = (
+    "variable",
+    "level",
+    "kind",
+    "term",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "n",
+    "share",
+    "note",
+)
+OTHER_DESIGNS = ("several_items", "double")
+DIRECT_PARTS = ("direct", "list", "sensitivity_bias", "combined")
 INTERVAL_NOTE = "95% confidence intervals use the normal approximation."
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -33,22 +49,96 @@ def as_csv(result: dict, bom: bool = False, labels: bool = False) -> str:
     cells that would run as formulas kept as text.
 
     With ``labels`` a last column gives each level's label (a wave's downloads).
+
+    Several sensitive items and double lists have their own columns (see
+    `design_rows`); a list compared with the direct question adds rows with
+    ``variable`` "direct_question" after the table, their p-values in ``note``.
     """
-    columns = CSV_COLUMNS + (("label",) if labels else ())
+    design = result.get("list_design") in OTHER_DESIGNS
+    columns = (DESIGN_CSV_COLUMNS if design else CSV_COLUMNS) + (
+        ("label",) if labels else ()
+    )
     label_of = {
         (g["variable"], g["level"]): g.get("label", g["level"])
-        for g in result["groups"]
+        for g in result.get("groups", [])
     }
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\r\n")
     writer.writeheader()
     safe = spreadsheet_safe if bom else (lambda value: value)
-    for row in table_rows(result):
+    rows = design_rows(result) if design else table_rows(result) + direct_rows(result)
+    for row in rows:
         row["label"] = label_of.get((row["variable"], row["level"]), row["level"])
         writer.writerow(
-            {key: "" if row[key] is None else safe(row[key]) for key in columns}
+            {key: "" if row.get(key) is None else safe(row[key]) for key in columns}
         )
     return ("\ufeff" if bom else "") + buffer.getvalue()
+
+
+def design_rows(result: dict) -> list[dict]:
+    """Several items or a double list as flat rows, overall first then each group.
+
+    ``kind`` is "item" (an item against the control arm), "difference" (one item
+    minus another), "list" (one list of a double list) or "combined"; ``term`` names
+    the item, the pair, or the list.
+    """
+    blocks = [("overall", "overall", None, result)]
+    blocks += [
+        (g["variable"], g["level"], g.get("share"), g) for g in result.get("groups", [])
+    ]
+    rows = []
+    for variable, level, share, block in blocks:
+        at = {"variable": variable, "level": level, "share": share}
+        for arm in block.get("arms", []):
+            rows.append({**at, **arm, "kind": "item", "term": arm["arm"]})
+        for d in block.get("differences", []):
+            rows.append(
+                {**at, **d, "kind": "difference", "term": f"{d['a']} - {d['b']}"}
+            )
+        for item in block.get("lists", []):
+            rows.append(
+                {
+                    **at,
+                    **item,
+                    "kind": "list",
+                    "term": item.get("code") or item["list"],
+                    "n": item["n_treatment"] + item["n_control"],
+                }
+            )
+        if "lists" in block:
+            rows.append({**at, **block["combined"], "kind": "combined", "term": ""})
+    return rows
+
+
+def direct_rows(result: dict) -> list[dict]:
+    """The direct-question comparison as rows of the single-list CSV."""
+    if "direct" not in result or "combined" not in result:
+        return []
+    rows = []
+    for key in DIRECT_PARTS:
+        part = result[key]
+        p_value = part.get("p_value")
+        rows.append(
+            {
+                "variable": "direct_question",
+                "level": key,
+                **part,
+                "note": None if p_value is None else f"p = {p_value:.4g}",
+            }
+        )
+    for key in ("placebo_1", "placebo_2"):
+        placebo = result["combined"][key]
+        rows.append(
+            {
+                "variable": "direct_question",
+                "level": key,
+                "estimate": placebo["estimate"],
+                "se": placebo["se"],
+                "note": placebo["note"]
+                or f"p = {placebo['p_value']:.4g} against {placebo['null']:g}",
+            }
+        )
+    return rows
 
 
 def number(value, digits: int = 3) -> str:
@@ -90,7 +180,8 @@ def as_text(result: dict) -> str:
             )
         )
     widths = [max(len(str(x[i])) for x in [header, *lines]) for i in range(len(header))]
-    out = ["  ".join(str(h).ljust(w) for h, w in zip(header, widths))]
+    out = balance_warning(result)
+    out.append("  ".join(str(h).ljust(w) for h, w in zip(header, widths)))
     for line in lines:
         cells = "  ".join(str(c).ljust(w) for c, w in zip(line, widths))
         out.append((cells + "  " + line[-1]).rstrip())
@@ -159,32 +250,136 @@ def extra_sections(result: dict) -> list[str]:
         )
         for warning in model.get("warnings", []):
             out.append(f"  note: {warning}")
+    out.extend(balance_text(result))
+    return out
+
+
+def balance_warning(result: dict) -> list[str]:
+    """A line to read before the estimates when balance or nonresponse looks off."""
+    balance = result.get("balance")
+    if not balance or not balance.get("imbalanced"):
+        return []
+    parts = []
+    for key, what in (("joint", "the covariates"), ("nonresponse", "nonresponse")):
+        test = balance.get(key)
+        if test and test.get("small"):
+            parts.append(f"{what} (p = {number(test['p_value'], 4)})")
+    return [
+        f"WARNING: the arms differ in {' and in '.join(parts)}; read the balance "
+        "section before the estimates.",
+        "",
+    ]
+
+
+def percent_text(value) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def test_text(test: dict) -> str:
+    if test.get("p_value") is None:
+        return test.get("note") or "no test"
+    df = "" if test.get("df") is None else f", df {test['df']:g}"
+    if test.get("df2") is not None:
+        df += f" and {test['df2']:.1f}"
+    text = (
+        f"{test['method']} {number(test['statistic'])}{df}, p {number(test['p_value'])}"
+    )
+    return text + (f" ({test['note']})" if test.get("note") else "")
+
+
+def balance_text(result: dict) -> list[str]:
+    """The balance of covariates across arms, as lines of text."""
+    balance = result.get("balance")
+    if not balance:
+        return []
+    out = [f"Balance across arms ({', '.join(balance['arms'])}):"]
+    joint = balance.get("joint")
+    if joint:
+        out.append(
+            f"  Joint test, {joint['model']} on every covariate"
+            f"{' with stratum fixed effects' if joint['strata'] else ''}: "
+            f"{test_text(joint)}; n {joint['n']}, {joint['n_missing']} left out"
+        )
+    for covariate in balance["covariates"]:
+        out.append(
+            f"  {covariate['name']}: {test_text(covariate['test'])}"
+            f" ({covariate['n_missing']} missing)"
+        )
+        if covariate["kind"] == "coded":
+            for level in covariate["levels"]:
+                shares = ", ".join(
+                    f"{a['arm']} {percent_text(a['share'])}" for a in level["arms"]
+                )
+                out.append(f"    {level.get('label', level['level'])}: {shares}")
+        else:
+            for arm in covariate["arms"]:
+                out.append(
+                    f"    {arm['arm']}: mean {number(arm['mean'])} "
+                    f"(SD {number(arm['sd'])}, n {arm['n']})"
+                )
+            for d in covariate["differences"]:
+                out.append(
+                    f"    {d['arm']} minus {d['versus']}: {number(d['difference'])} "
+                    f"(standardized {number(d['std_difference'])}, "
+                    f"p {number(d['p_value'])})"
+                )
+    nonresponse = balance.get("nonresponse")
+    if nonresponse:
+        out.append(f"  Nonresponse by arm: {test_text(nonresponse)}")
+        for arm in nonresponse["arms"]:
+            rates = ", ".join(
+                f"{status} {percent_text(rate)}"
+                for status, rate in arm["rates"].items()
+            )
+            out.append(
+                f"    {arm['arm']}: {percent_text(arm['nonresponse'])} of {arm['n']}"
+                + (f" ({rates})" if rates else "")
+            )
     return out
 
 
 def design_text(result: dict) -> str:
-    """Several items or a double list, as lines of text."""
+    """Several items or a double list, overall and by group, as lines of text."""
+    out = balance_warning(result)
+    out.extend(design_block(result, ""))
+    for group in result.get("groups", []):
+        out.append(
+            f"{group['variable']} = {group.get('label', group['level'])} "
+            f"(share {number(group['share'])}):"
+        )
+        out.extend(design_block(group, "  "))
+    for variable, n in result.get("missing", {}).items():
+        if n:
+            out.append(
+                f"{variable}: {n} respondents left out (missing count or value)."
+            )
+    out.extend(balance_text(result))
+    out.append(result.get("interval", INTERVAL_NOTE))
+    return "\n".join(out)
+
+
+def design_block(result: dict, indent: str) -> list[str]:
     out = []
     for arm in result.get("arms", []):
         out.append(
-            f"{arm['arm']}: {number(arm['estimate'])} (SE {number(arm['se'])}, "
+            f"{indent}{arm['arm']}: {number(arm['estimate'])} (SE {number(arm['se'])}, "
             f"95% CI [{number(arm['ci_low'])}, {number(arm['ci_high'])}], n {arm['n']})"
         )
     for d in result.get("differences", []):
         out.append(
-            f"{d['a']} minus {d['b']}: {number(d['estimate'])} (SE {number(d['se'])}, "
-            f"p {number(d['p_value'])})"
+            f"{indent}{d['a']} minus {d['b']}: {number(d['estimate'])} "
+            f"(SE {number(d['se'])}, p {number(d['p_value'])})"
         )
     for item in result.get("lists", []):
         out.append(
-            f"list {item.get('list', '')}: {number(item['estimate'])} "
-            f"(SE {number(item['se'])})"
+            f"{indent}list {item.get('code') or item.get('list', '')}: "
+            f"{number(item['estimate'])} (SE {number(item['se'])})"
         )
     combined = result.get("combined")
     if combined and "lists" in result:
         out.append(
-            f"combined: {number(combined['estimate'])} (SE {number(combined['se'])}, "
-            f"95% CI [{number(combined['ci_low'])}, {number(combined['ci_high'])}])"
+            f"{indent}combined: {number(combined['estimate'])} "
+            f"(SE {number(combined['se'])}, 95% CI [{number(combined['ci_low'])}, "
+            f"{number(combined['ci_high'])}])"
         )
-    out.append(result.get("interval", INTERVAL_NOTE))
-    return "\n".join(out)
+    return out

@@ -5,7 +5,8 @@ from analysis.selectors import breakdown_options
 
 
 class EstimateForm(forms.Form):
-    """What to estimate for a wave: breakdowns, design, differences, tests, models."""
+    """What to estimate for a wave: breakdowns, design, differences, tests, models,
+    the direct question and the balance of covariates across arms."""
 
     experiment = forms.ChoiceField(label=_("List experiment"))
     by = forms.MultipleChoiceField(
@@ -47,6 +48,25 @@ class EstimateForm(forms.Form):
         label=_("Model covariates"), required=False, widget=forms.CheckboxSelectMultiple
     )
     predict_by = forms.ChoiceField(label=_("Predicted proportions by"), required=False)
+    direct = forms.BooleanField(
+        label=_("Compare with the direct question"),
+        required=False,
+        help_text=_(
+            "For a list experiment whose respondents were also asked the sensitive "
+            "item directly: the direct share, the sensitivity bias and the combined "
+            "estimate with its two placebo tests."
+        ),
+    )
+    balance = forms.MultipleChoiceField(
+        label=_("Check the balance across arms of"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_(
+            "Each covariate by arm with a test, one joint test of all of them, and "
+            "refusals and don't-knows by arm. A small p-value is shown as a warning "
+            "before the estimates."
+        ),
+    )
 
     def __init__(self, *args, wave, **kwargs):
         super().__init__(*args, **kwargs)
@@ -69,6 +89,7 @@ class EstimateForm(forms.Form):
         questions = [(q.code, q.code) for q in wave.survey.questions.all()]
         recodes = [(r.name, r.name) for r in wave.survey.recodes.all()]
         self.fields["covariates"].choices = questions + recodes
+        self.fields["balance"].choices = questions + recodes
 
     def clean_experiment(self):
         return self.experiments[self.cleaned_data["experiment"]]
@@ -97,6 +118,13 @@ class EstimateForm(forms.Form):
         data = super().clean()
         if (data.get("covariates") or data.get("predict_by")) and not data.get("model"):
             self.add_error("model", _("Choose a model for the covariates."))
+        experiment = data.get("experiment")
+        if data.get("direct") and experiment and experiment.direct_question_id is None:
+            self.add_error(
+                "direct",
+                _("“%(experiment)s” has no direct question to compare with.")
+                % {"experiment": experiment.name},
+            )
         return data
 
     def job_options(self) -> dict:
@@ -111,4 +139,6 @@ class EstimateForm(forms.Form):
             "model": data["model"] or None,
             "covariates": data["covariates"],
             "predict_by": [data["predict_by"]] if data["predict_by"] else [],
+            "direct": data["direct"],
+            "balance": data["balance"],
         }

@@ -41,6 +41,16 @@ class BreakdownOption:
 
 @dataclass
 class WaveData:
+    """A wave's complete responses to one list experiment, one entry per respondent.
+
+    ``treated`` is True for the treatment list (several items: any item's list;
+    double list: the sensitive item on the first list). ``arms`` holds each
+    respondent's arm as assigned and ``arm_names`` the experiment's arms in order;
+    ``second_counts`` the second list's counts of a double list (NaN where
+    missing); ``direct`` the direct question's answers, 1 yes, 0 no, NaN for
+    anything else, when the experiment has one.
+    """
+
     counts: np.ndarray
     treated: np.ndarray
     variables: dict[str, np.ndarray]
@@ -53,6 +63,10 @@ class WaveData:
     columns: dict = field(default_factory=dict)
     coded: frozenset = frozenset()
     design: dict = field(default_factory=dict)
+    arms: np.ndarray | None = None
+    arm_names: tuple[str, ...] = ()
+    second_counts: np.ndarray | None = None
+    direct: np.ndarray | None = None
 
 
 def breakdown_options(survey: Survey) -> list[BreakdownOption]:
@@ -88,6 +102,37 @@ def check_single_list(experiment: ListExperiment) -> None:
         )
 
 
+def check_estimable(experiment: ListExperiment) -> None:
+    """The designs an estimate job handles: one list with one or more sensitive
+    items, or a double list of two lists with one sensitive item."""
+    arms = experiment.arms()
+    if experiment.design == ListExperiment.DOUBLE:
+        if len(arms) != 2 or len(experiment.sensitive_items()) != 1:
+            raise AnalysisError(
+                _(
+                    "A double list needs two lists and one sensitive item; "
+                    "“%(experiment)s” has lists %(lists)s."
+                )
+                % {"experiment": experiment.name, "lists": ", ".join(arms) or "-"}
+            )
+    elif len(arms) < 2:
+        raise AnalysisError(
+            _(
+                "“%(experiment)s” has no sensitive item, so there is nothing to estimate."
+            )
+            % {"experiment": experiment.name}
+        )
+
+
+def list_design(experiment: ListExperiment) -> str:
+    """ "single", "several_items" or "double", as the estimate report names them."""
+    if experiment.design == ListExperiment.DOUBLE:
+        return "double"
+    return (
+        "single" if experiment.arms() == ["control", "treatment"] else "several_items"
+    )
+
+
 def level_labels(wave: Wave, language: str) -> dict[str, dict[str, str]]:
     """Display labels of levels by variable and level code, in display order."""
     survey = wave.survey
@@ -112,9 +157,23 @@ def wave_list_data(
     variables: list[str],
     language: str = "en",
     covariates: list[str] = (),
+    any_design: bool = False,
 ) -> WaveData:
-    """The wave's counts, arms, breakdown levels, model covariates and design."""
-    check_single_list(experiment)
+    """The wave's counts, arms, breakdown levels, covariates and design.
+
+    Without ``any_design`` only a single list with one sensitive item is accepted,
+    so a caller that reads ``treated`` as the treatment list never gets another
+    design by mistake.
+    """
+    if any_design:
+        check_estimable(experiment)
+    else:
+        check_single_list(experiment)
+    arm_names = experiment.arms()
+    design = list_design(experiment)
+    direct_code = (
+        experiment.direct_question.code if experiment.direct_question_id else None
+    )
     recodes = {
         r.name: (r.question.code, r.mapping)
         for r in wave.survey.recodes.select_related("question")
@@ -134,6 +193,7 @@ def wave_list_data(
             "source",
             "response__status",
             "response__count",
+            "response__second_count",
             "respondent__answers",
             "respondent__stratum__code",
             "respondent__place__region__code",
@@ -144,10 +204,11 @@ def wave_list_data(
     )
 
     counts, treated, simulated = [], [], 0
+    arms, second_counts, direct = [], [], []
     levels: dict[str, list] = {name: [] for name in variables}
     columns: dict[str, list] = {name: [] for name in covariates}
     weights, design_weights, strata, places = [], [], [], []
-    statuses = {arm: Counter() for arm in ("control", "treatment")}
+    statuses = {arm: Counter() for arm in arm_names}
     digest = hashlib.sha256()
     n_assigned = 0
     for (
@@ -156,6 +217,7 @@ def wave_list_data(
         source,
         status,
         count,
+        second_count,
         answers,
         stratum,
         region,
@@ -165,11 +227,21 @@ def wave_list_data(
     ) in rows:
         n_assigned += 1
         statuses.setdefault(arm, Counter())[status or NO_RESPONSE] += 1
-        if status != Response.COMPLETE or arm not in ("control", "treatment"):
+        if status != Response.COMPLETE or arm not in arm_names:
             continue
-        digest.update(f"{assignment_id}:{arm}:{count}\n".encode())
+        if design == "double":
+            digest.update(f"{assignment_id}:{arm}:{count}:{second_count}\n".encode())
+        else:
+            digest.update(f"{assignment_id}:{arm}:{count}\n".encode())
         counts.append(count)
-        treated.append(arm == "treatment")
+        treated.append(
+            arm != arm_names[0] if design != "double" else arm == arm_names[0]
+        )
+        arms.append(arm)
+        second_counts.append(np.nan if second_count is None else second_count)
+        if direct_code is not None:
+            answer = answers.get(direct_code) if isinstance(answers, dict) else None
+            direct.append({"1": 1.0, "0": 0.0}.get(str(answer), np.nan))
         simulated += source == Assignment.SIMULATION
         fielding = {"stratum": stratum, "region": region, "place": place}
         for name in variables:
@@ -203,6 +275,12 @@ def wave_list_data(
         },
         coded=frozenset(name for name in covariates if name not in numeric),
         design=wave_design(wave, weights, design_weights, strata, places),
+        arms=np.asarray(arms, dtype=object),
+        arm_names=tuple(arm_names),
+        second_counts=np.asarray(second_counts, dtype=float)
+        if design == "double"
+        else None,
+        direct=np.asarray(direct, dtype=float) if direct_code is not None else None,
     )
 
 

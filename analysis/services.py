@@ -9,6 +9,7 @@ lapsed (its worker died) may be taken over.
 import logging
 from datetime import timedelta
 
+import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
@@ -21,9 +22,11 @@ from analysis.estimators.report import ReportData, ReportSpec, report
 from analysis.formatting import INTERVAL_NOTE
 from analysis.models import EstimateJob
 from analysis.selectors import (
+    NO_RESPONSE,
     breakdown_options,
-    check_single_list,
+    check_estimable,
     default_experiment,
+    list_design,
     wave_list_data,
 )
 from survey.models import ListExperiment, Wave
@@ -45,15 +48,55 @@ def estimate_job_create(
     model: str | None = None,
     covariates: list[str] = (),
     predict_by: list[str] = (),
+    direct: bool = False,
+    balance: list[str] = (),
 ) -> EstimateJob:
-    """Save a job for ``wave`` and hand it to the queue once the row is committed."""
+    """Save a job for ``wave`` and hand it to the queue once the row is committed.
+
+    A single list with one sensitive item takes every option. Several sensitive
+    items and double lists give their own estimates, overall and by group, and the
+    balance check; differences between groups, weights, the design test, models and
+    the direct question are for one sensitive item.
+    """
     from analysis.runner import job_dispatch
 
     by = list(dict.fromkeys(by))
+    balance = list(dict.fromkeys(balance))
     experiment = experiment or default_experiment(wave)
     if experiment is None:
         raise AnalysisError(_("This wave's survey has no list experiment."))
-    check_single_list(experiment)
+    check_estimable(experiment)
+    design = list_design(experiment)
+    single_only = [
+        label
+        for label, asked in (
+            (_("weights"), weighted),
+            (_("differences between groups"), compare),
+            (_("the design-effect test"), design_test),
+            (_("a regression model"), model or covariates or predict_by),
+            (_("the direct question"), direct),
+        )
+        if asked
+    ]
+    if design != "single" and single_only:
+        raise AnalysisError(
+            _(
+                "“%(experiment)s” is a %(design)s: the job gives its estimates overall "
+                "and by group, and balance, but not %(options)s."
+            )
+            % {
+                "experiment": experiment.name,
+                "design": _("double list")
+                if design == "double"
+                else _("list with several sensitive items"),
+                "options": ", ".join(str(label) for label in single_only),
+            }
+        )
+    if direct and experiment.direct_question_id is None:
+        raise AnalysisError(
+            _("“%(experiment)s” has no direct question to compare with.")
+            % {"experiment": experiment.name}
+        )
     known = {option.key for option in breakdown_options(wave.survey)}
     named = [*by, *(c[0] for c in compare), *predict_by]
     unknown = [name for name in dict.fromkeys(named) if name not in known]
@@ -70,11 +113,18 @@ def estimate_job_create(
             _("The model's covariates must be questions or recodes: %(names)s is not.")
             % {"names": ", ".join(not_questions)}
         )
+    not_questions = [c for c in balance if c not in questions | recodes]
+    if not_questions:
+        raise AnalysisError(
+            _("Balance is checked on questions or recodes: %(names)s is not one.")
+            % {"names": ", ".join(not_questions)}
+        )
     if model not in (None, "", "lm", "ml"):
         raise AnalysisError(_("The model is lm (linear) or ml (maximum likelihood)."))
 
     specification = {
         "estimator": "difference_in_means",
+        "design": design,
         "by": by,
         "language": language,
         "weighted": weighted,
@@ -84,6 +134,8 @@ def estimate_job_create(
         "model": model or None,
         "covariates": list(covariates),
         "predict_by": list(predict_by),
+        "direct": bool(direct),
+        "balance": balance,
     }
     with transaction.atomic():
         job = EstimateJob.objects.create(
@@ -222,6 +274,14 @@ def labelled_in_display_order(groups: list[dict], labels: dict) -> list[dict]:
 
 def estimate_compute(job: EstimateJob):
     """Load the wave's data, check it can be estimated, and build the result."""
+    if job.kind == EstimateJob.COMPARE:
+        from analysis.comparison import compare_compute
+
+        return compare_compute(job)
+    if job.kind == EstimateJob.REHEARSAL:
+        from analysis.planning.waves import rehearsal_compute
+
+        return rehearsal_compute(job)
     spec = job.specification
     report_spec = ReportSpec(
         by=tuple(spec.get("by", [])),
@@ -231,6 +291,8 @@ def estimate_compute(job: EstimateJob):
         model=spec.get("model"),
         covariates=tuple(spec.get("covariates", [])),
         predict_by=tuple(spec.get("predict_by", [])),
+        direct=spec.get("direct", False),
+        balance=tuple(spec.get("balance", [])),
     )
     level_names = list(
         dict.fromkeys(
@@ -242,24 +304,21 @@ def estimate_compute(job: EstimateJob):
         )
     )
     job_progress(job.pk, 0.05, _("Loading responses."))
+    experiment = job.experiment
     data = wave_list_data(
         job.wave,
-        job.experiment,
+        experiment,
         level_names,
         spec.get("language", "en"),
-        covariates=list(report_spec.covariates),
+        covariates=list(dict.fromkeys([*report_spec.covariates, *report_spec.balance])),
+        any_design=True,
     )
-
-    n_treatment = int(data.treated.sum())
-    n_control = data.n_used - n_treatment
-    if n_treatment == 0 or n_control == 0:
-        empty = _("treatment") if n_treatment == 0 else _("control")
+    design_kind = list_design(experiment)
+    check_arms_answered(data, design_kind)
+    if report_spec.direct and data.direct is None:
         raise AnalysisError(
-            _(
-                "The wave has no complete responses in the %(arm)s arm, so there is "
-                "nothing to compare: a difference in means needs both arms."
-            )
-            % {"arm": empty}
+            _("“%(experiment)s” no longer has a direct question to compare with.")
+            % {"experiment": experiment.name}
         )
 
     design = data.design if spec.get("weighted") else {}
@@ -273,13 +332,28 @@ def estimate_compute(job: EstimateJob):
     report_data = ReportData(
         counts=data.counts,
         treated=data.treated,
-        items=job.experiment.items_count(),
+        items=experiment.items_count(
+            data.arm_names[0] if design_kind == "double" else None
+        ),
         levels=data.variables,
         columns=data.columns,
         coded=data.coded,
         weights=design.get("weights"),
         strata=design.get("strata"),
         clusters=design.get("clusters"),
+        direct=data.direct,
+        list_design=design_kind,
+        arms=data.arms if design_kind != "single" else None,
+        arm_names=data.arm_names,
+        second_counts=data.second_counts,
+        second_items=experiment.items_count(data.arm_names[1])
+        if design_kind == "double"
+        else None,
+        balance_strata=data.design.get("strata"),
+        statuses={
+            arm: {key: n for key, n in counts.items() if key != NO_RESPONSE}
+            for arm, counts in data.statuses.items()
+        },
     )
 
     def progress(done: int, total: int) -> None:
@@ -296,6 +370,8 @@ def estimate_compute(job: EstimateJob):
     except ValueError as error:
         raise AnalysisError(str(error)) from None
     table["groups"] = labelled_in_display_order(table["groups"], data.labels)
+    if "balance" in table:
+        label_balance_levels(table["balance"], data.labels)
 
     table.update(
         {
@@ -306,11 +382,52 @@ def estimate_compute(job: EstimateJob):
             "n_simulated": data.n_simulated,
             "checksum": data.checksum,
             "wave": {"id": job.wave.pk, "name": job.wave.name},
-            "experiment": job.experiment.code,
-            "items": job.experiment.items_count(),
+            "experiment": experiment.code,
+            "items": report_data.items,
             "specification": spec,
             "design": {key: value is not None for key, value in (design or {}).items()},
             "software_version": survey.__version__,
         }
     )
     return table, data
+
+
+def check_arms_answered(data, design_kind: str) -> None:
+    """Refuse, in words, a wave where an arm the estimate needs has no count."""
+    answered = {
+        arm: int(n) for arm, n in zip(*np.unique(data.arms, return_counts=True))
+    }
+    if design_kind == "single":
+        needed = [["treatment"], ["control"]]
+    elif design_kind == "double":
+        needed = [[data.arm_names[0]], [data.arm_names[1]]]
+    else:
+        needed = [[data.arm_names[0]], list(data.arm_names[1:])]
+    for arms in needed:
+        if not any(answered.get(arm) for arm in arms):
+            empty = {"treatment": _("treatment"), "control": _("control")}.get(
+                arms[0], ", ".join(arms)
+            )
+            raise AnalysisError(
+                _(
+                    "The wave has no complete responses in the %(arm)s arm, so there "
+                    "is nothing to compare: a difference in means needs both arms."
+                )
+                % {"arm": empty}
+            )
+
+
+def label_balance_levels(balance: dict, labels: dict) -> None:
+    """Give each coded covariate's levels their labels, in the survey's order."""
+    for covariate in balance["covariates"]:
+        if covariate["kind"] != "coded":
+            continue
+        known = labels.get(covariate["name"], {})
+        order = list(known)
+        for level in covariate["levels"]:
+            level["label"] = known.get(level["level"], level["level"])
+        covariate["levels"].sort(
+            key=lambda level: (
+                order.index(level["level"]) if level["level"] in order else len(order)
+            )
+        )

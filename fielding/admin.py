@@ -17,8 +17,8 @@ from fielding.models import (
     Response,
 )
 from fielding.tokens import slots_release, token_revoke
-from survey.admin import ClosedWaveReadOnly
-from survey.models import Wave
+from survey.admin import AuditedAdmin, ClosedWaveReadOnly
+from survey.models import AuditEvent, Wave
 
 
 class AssignmentInline(ClosedWaveReadOnly, admin.TabularInline):
@@ -36,7 +36,7 @@ class AssignmentInline(ClosedWaveReadOnly, admin.TabularInline):
 
 
 @admin.register(Respondent)
-class RespondentAdmin(ClosedWaveReadOnly, admin.ModelAdmin):
+class RespondentAdmin(AuditedAdmin, ClosedWaveReadOnly, admin.ModelAdmin):
     list_display = [
         "__str__",
         "wave",
@@ -58,7 +58,7 @@ class RespondentAdmin(ClosedWaveReadOnly, admin.ModelAdmin):
 
 
 @admin.register(Response)
-class ResponseAdmin(ClosedWaveReadOnly, admin.ModelAdmin):
+class ResponseAdmin(AuditedAdmin, ClosedWaveReadOnly, admin.ModelAdmin):
     """Counts can be corrected here; the arm and item order never change.
 
     Responses are added by interviews, imports and simulation, never here.
@@ -80,7 +80,7 @@ class ResponseAdmin(ClosedWaveReadOnly, admin.ModelAdmin):
 
 
 @admin.register(AccessToken)
-class AccessTokenAdmin(admin.ModelAdmin):
+class AccessTokenAdmin(AuditedAdmin, admin.ModelAdmin):
     """Tokens are listed, renamed, revoked and their unused slots released here.
 
     A tablet is registered on the Tablets page, the one place its token is shown. A
@@ -139,6 +139,7 @@ class AccessTokenAdmin(admin.ModelAdmin):
     def revoke_tokens(self, request, queryset):
         for token in queryset:
             token_revoke(token=token)
+            self.audit(request, AuditEvent.EDITED, token, note="revoked")
         n = len(queryset)
         self.message_user(
             request,
@@ -148,7 +149,14 @@ class AccessTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Release the unused slots of selected tokens"))
     def release_slots(self, request, queryset):
-        released = sum(slots_release(token=token) for token in queryset)
+        released = 0
+        for token in queryset:
+            n = slots_release(token=token)
+            if n:
+                self.audit(
+                    request, AuditEvent.EDITED, token, note=f"released {n} unused slots"
+                )
+            released += n
         self.message_user(
             request,
             ngettext(
@@ -167,7 +175,7 @@ def pretty_json(value) -> str:
 
 
 @admin.register(HeldSubmission)
-class HeldSubmissionAdmin(admin.ModelAdmin):
+class HeldSubmissionAdmin(AuditedAdmin, admin.ModelAdmin):
     """Responses the sync did not store, for an administrator to decide on.
 
     Nothing here is edited or deleted: a conflict is accepted as a correction or
@@ -240,8 +248,9 @@ class HeldSubmissionAdmin(admin.ModelAdmin):
     def decide(self, request, queryset, service, done):
         for held in queryset:
             try:
-                service(held=held, by=request.user)
+                decided = service(held=held, by=request.user)
             except FieldingError as error:
                 self.message_user(request, f"{held.uuid}: {error}", messages.ERROR)
             else:
+                self.audit(request, AuditEvent.EDITED, decided, note=decided.resolution)
                 self.message_user(request, done % {"uuid": held.uuid}, messages.SUCCESS)

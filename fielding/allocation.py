@@ -24,7 +24,7 @@ from fielding.sequences import (
     item_orders,
     table_rows,
 )
-from survey.cards import default_order, wave_snapshot
+from survey.cards import default_order, list_codes, wave_snapshot
 from survey.models import ListExperiment, Stratum, Wave
 from survey.selectors import stratum_lookup
 
@@ -55,16 +55,20 @@ def wave_plan(wave: Wave, experiment: ListExperiment, stratum: Stratum) -> Plan:
 def plan_of(wave: Wave, experiment: ListExperiment, stratum: Stratum) -> Plan:
     if not isinstance(wave.plan or {}, dict):
         raise TypeError("plan")
-    spec = {**DEFAULT_PLAN, **(wave.plan or {})}
+    given = wave.plan or {}
+    spec = {**DEFAULT_PLAN, **given}
     arms = tuple(spec.get("arms") or experiment.arms())
-    ratio = tuple(spec.get("ratio") or [1] * len(arms))
+    # Without a ratio every arm has an equal share and blocks hold two or three rounds
+    # of it (4 or 6 slots for two arms), so several sensitive items need no plan.
+    ratio = tuple(given.get("ratio") or [1] * len(arms))
+    sizes = given.get("block_sizes") or (2 * sum(ratio), 3 * sum(ratio))
     kind = spec["kind"]
     return Plan(
         kind=kind,
         arms=arms,
         ratio=ratio,
         p=spec.get("p") if kind == "simple" else None,
-        block_sizes=tuple(spec.get("block_sizes") or ()) if kind == "blocked" else (),
+        block_sizes=tuple(sizes) if kind == "blocked" else (),
         chunk=(stratum.quota or spec.get("chunk") or 100)
         if kind == "complete"
         else None,
@@ -95,10 +99,12 @@ def slots_extend(
     snapshot = wave_snapshot(wave)[experiment.code]
     sequence = allocation_sequence(wave.seed, key, plan, upto)
     shuffle = bool((wave.plan or {}).get("shuffle_items"))
-    arms_orders = [default_order(snapshot, slot.arm) for slot in sequence]
-    if shuffle:
-        arms_orders = item_orders(wave.seed, f"{key}#items", arms_orders)
-    first_list = next(iter(snapshot["lists"]))
+    orders = slot_item_orders(
+        snapshot,
+        [slot.arm for slot in sequence],
+        seed=wave.seed if shuffle else None,
+        key=key,
+    )
     AllocationSlot.objects.bulk_create(
         AllocationSlot(
             wave=wave,
@@ -107,10 +113,29 @@ def slots_extend(
             position=slot.position,
             block=slot.block,
             arm=slot.arm,
-            item_order={first_list: order},
+            item_order=order,
         )
-        for slot, order in zip(sequence[made:], arms_orders[made:])
+        for slot, order in zip(sequence[made:], orders[made:])
     )
+
+
+def slot_item_orders(
+    snapshot: dict, arms: list[str], *, seed: int | None = None, key: str = ""
+) -> list[dict[str, list[str]]]:
+    """Each slot's item order on every list of the card, shuffled when a seed is given.
+
+    A double list's slot holds the order of both lists. The shuffle takes each slot's
+    lists one after the other from the stratum's item stream, so a single list's
+    orders are the ones it has always had and every slot stays prefix-stable.
+    """
+    lists = list_codes(snapshot)
+    flat = [default_order(snapshot, arm, code) for arm in arms for code in lists]
+    if seed is not None:
+        flat = item_orders(seed, f"{key}#items", flat)
+    width = len(lists)
+    return [
+        dict(zip(lists, flat[at : at + width])) for at in range(0, len(flat), width)
+    ]
 
 
 def next_slot(

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fielding.errors import FieldingError
-from fielding.interviewing import answers_clean, count_range
+from fielding.interviewing import answers_clean, counts_checked
 from fielding.models import Assignment, HeldSubmission, Respondent, Response
 from fielding.sync import content_hash
 from survey.models import Wave
@@ -34,7 +34,7 @@ def held_accept(*, held: HeldSubmission, by: AbstractBaseUser) -> HeldSubmission
 
     Notes
     -----
-    Only status, count and answers change: a new place, language or timestamps in the
+    Only status, counts and answers change: a new place, language or timestamps in the
     accepted version are not applied (they decide the stratum and the late flag, which
     a correction must not move).
     """
@@ -82,19 +82,19 @@ def held_accept(*, held: HeldSubmission, by: AbstractBaseUser) -> HeldSubmission
                     "arm or the item order."
                 )
             )
-        status, count = checked_status_count(assignment, payload)
+        status, count, second_count = checked_status_count(assignment, payload)
         answers = checked_answers(wave, payload)
 
         response = assignment.response
         held.previous = {
             "status": response.status,
             "count": response.count,
+            "second_count": response.second_count,
             "answers": respondent.answers,
         }
         response.status = status
         response.count = count
-        if status != Response.COMPLETE:
-            response.second_count = None
+        response.second_count = second_count
         response.full_clean()
         response.save()
 
@@ -141,25 +141,18 @@ def held_resolve(held: HeldSubmission, resolution: str, by: AbstractBaseUser) ->
 
 def checked_status_count(
     assignment: Assignment, payload: dict
-) -> tuple[str, int | None]:
-    """The version's status and count, checked as the sync checks a new response."""
+) -> tuple[str, int | None, int | None]:
+    """The version's status and counts, checked as the sync checks a new response."""
     status = payload.get("status")
-    count = payload.get("count")
     if status not in dict(Response.STATUS_CHOICES):
         raise FieldingError(_("Unknown response status “%(s)s”.") % {"s": status})
-    if payload.get("counts"):
-        raise FieldingError(_("This list experiment has a single list; send count."))
-    if status != Response.COMPLETE:
-        if count is not None:
-            raise FieldingError(_("Only a complete response has a count."))
-        return status, None
-
-    top = count_range(assignment)
-    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= top:
-        raise FieldingError(
-            _("The count must be a whole number from 0 to %(top)s.") % {"top": top}
-        )
-    return status, count
+    count, second_count = counts_checked(
+        tops=assignment.count_tops(),
+        status=status,
+        count=payload.get("count"),
+        counts=payload.get("counts"),
+    )
+    return status, count, second_count
 
 
 def checked_answers(wave: Wave, payload: dict) -> dict:
@@ -175,5 +168,6 @@ def held_stored_version(held: HeldSubmission) -> dict | None:
     return {
         "status": response.status if response else None,
         "count": response.count if response else None,
+        "second_count": response.second_count if response else None,
         "answers": respondent.answers,
     }

@@ -45,6 +45,39 @@ class ImportForm(forms.Form):
     place = forms.CharField(
         label=_("Place column"), required=False, help_text=_("Settlement code or name.")
     )
+    arms = forms.CharField(
+        label=_("Arms (several sensitive items)"),
+        required=False,
+        help_text=_(
+            "Comma-separated, control first, e.g. control,race,affirm: the treatment "
+            "column then names each row's arm."
+        ),
+    )
+    second_outcome = forms.CharField(
+        label=_("Second list: count column"),
+        required=False,
+        help_text=_("A double list: every respondent answered two lists."),
+    )
+    second_treat = forms.CharField(
+        label=_("Second list: treatment column"),
+        required=False,
+        help_text=_(
+            "1 when the sensitive item was on the second list; exactly one of the two "
+            "treatment columns is 1."
+        ),
+    )
+    second_items = forms.IntegerField(
+        min_value=1,
+        max_value=50,
+        required=False,
+        label=_("Second list: control items (J)"),
+        help_text=_("Leave empty when it is the same as the first list's."),
+    )
+    direct = forms.CharField(
+        label=_("Direct question column"),
+        required=False,
+        help_text=_("1 yes, 0 no, empty when not answered."),
+    )
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -58,3 +91,15 @@ class ImportForm(forms.Form):
 
     def clean_numeric(self):
         return tuple(several([self.cleaned_data["numeric"]]))
+
+    def clean_arms(self):
+        return tuple(several([self.cleaned_data["arms"]]))
+
+    def clean(self):
+        data = super().clean()
+        outcome, treat = data.get("second_outcome"), data.get("second_treat")
+        if bool(outcome and outcome.strip()) != bool(treat and treat.strip()):
+            raise forms.ValidationError(
+                _("A second list needs both its count column and its treatment column.")
+            )
+        return data

@@ -4,6 +4,12 @@ The whole file is checked before anything is stored: every bad row is reported w
 line, column and reason, and nothing is written unless every row is valid. Without a
 target wave the import makes a survey, a list experiment with placeholder item texts and
 a draft wave named after the file; with one, it fills that draft wave.
+
+Three designs besides one treatment list against one control list come in the same
+way: several sensitive items sharing one control list (the arm column names the arm),
+a double list (each list has its count and treatment columns, and the sensitive item
+is on exactly one of them), and a list with a direct question (its column holds 1 for
+yes and 0 for no, stored as the answer to the experiment's direct question).
 """
 
 import logging
@@ -24,6 +30,8 @@ from fielding.tabular import (
     Table,
     TableError,
     parse_number,
+    parse_treatment,
+    read_arm_columns,
     read_list_columns,
     require_columns,
 )
@@ -42,6 +50,9 @@ from survey.models import (
 logger = logging.getLogger(__name__)
 
 QUESTION_CODE = re.compile(r"^[^\s,:]+$")
+ITEM_CODE = re.compile(r"^[-a-zA-Z0-9_]+$")
+MAX_ITEM_CODE = Item._meta.get_field("code").max_length
+DOUBLE_LISTS = ("A", "B")
 MAX_ID = Respondent._meta.get_field("external_id").max_length
 MAX_CODE = Choice._meta.get_field("code").max_length
 MAX_NAME = Wave._meta.get_field("name").max_length
@@ -49,7 +60,13 @@ MAX_NAME = Wave._meta.get_field("name").max_length
 
 @dataclass(frozen=True)
 class ImportSpec:
-    """Which columns hold what. ``numeric`` columns are covariates read as numbers."""
+    """Which columns hold what. ``numeric`` columns are covariates read as numbers.
+
+    ``arms`` names the arms the treatment column holds, the control arm first (several
+    sensitive items); ``second_outcome`` and ``second_treat`` are a double list's
+    second list (``second_items`` its J, the first list's J when 0); ``direct`` is the
+    column of the direct question (1 yes, 0 no).
+    """
 
     items: int
     outcome: str
@@ -59,13 +76,53 @@ class ImportSpec:
     numeric: tuple[str, ...] = ()
     weight: str = ""
     place: str = ""
+    arms: tuple[str, ...] = ()
+    second_outcome: str = ""
+    second_treat: str = ""
+    second_items: int = 0
+    direct: str = ""
+
+    @property
+    def double(self) -> bool:
+        return bool(self.second_outcome or self.second_treat)
+
+    def items_second(self) -> int:
+        return self.second_items or self.items
 
     def covariate_columns(self) -> list[str]:
         return list(dict.fromkeys([*self.covariates, *self.numeric]))
 
+    def list_columns(self) -> list[str]:
+        named = [self.outcome, self.treat, self.second_outcome, self.second_treat]
+        return [c for c in named if c]
+
     def columns(self) -> list[str]:
-        named = [self.outcome, self.treat, self.id_column, self.weight, self.place]
-        return [c for c in named if c] + self.covariate_columns()
+        named = [
+            *self.list_columns(),
+            self.direct,
+            self.id_column,
+            self.weight,
+            self.place,
+        ]
+        return list(dict.fromkeys([c for c in named if c] + self.covariate_columns()))
+
+
+@dataclass(frozen=True)
+class Design:
+    """How a file's rows become arms and answers: each arm label's arm, a double
+    list's two list codes, and the question code the direct answers go under."""
+
+    arm_of: dict = field(default_factory=dict)
+    lists: tuple[str, ...] = DOUBLE_LISTS
+    direct_code: str = ""
+
+
+@dataclass
+class RowDesign:
+    arm: str
+    count: int | None
+    second_count: int | None
+    valid: bool
 
 
 @dataclass
@@ -81,7 +138,8 @@ class ImportSummary:
 class ParsedRow:
     line: int
     count: int | None
-    treated: bool
+    arm: str
+    second_count: int | None = None
     external_id: str | None = None
     weight: float | None = None
     place: Settlement | None = None
@@ -107,16 +165,16 @@ def responses_import(
     *, table: Table, spec: ImportSpec, wave: Wave | None = None, user=None
 ) -> ImportSummary:
     """Check every row of ``table`` and, if all are valid, store them in one transaction."""
-    if spec.items < 1:
-        raise TableError(
-            [Problem(1, "", _("the number of control items J must be 1 or more."))]
-        )
+    problems = spec_problems(spec)
+    if problems:
+        raise TableError(problems)
     require_columns(table, spec.columns())
     experiment = None
     if wave is not None:
         experiment = check_target_wave(wave, spec)
+    design = design_for(spec, experiment)
 
-    rows, problems = parse_rows(table, spec, wave)
+    rows, problems, partial = parse_rows(table, spec, wave, design)
     if problems:
         raise TableError(sorted(problems, key=lambda p: (p.line, p.column)))
     if not rows:
@@ -134,6 +192,15 @@ def responses_import(
         store_rows(wave, experiment, rows)
 
     missing = sum(1 for row in rows if row.count is None)
+    notes = []
+    if partial:
+        notes.append(
+            _(
+                "%(n)s rows have a count on one list only; a double list's response "
+                "needs both, so they were stored without a count."
+            )
+            % {"n": partial}
+        )
     logger.info(
         "Imported %s respondents (%s without a count) from %s into wave %s",
         len(rows),
@@ -141,7 +208,94 @@ def responses_import(
         table.name or "an upload",
         wave.pk,
     )
-    return ImportSummary(wave, len(rows), missing, created)
+    return ImportSummary(wave, len(rows), missing, created, notes)
+
+
+def spec_problems(spec: ImportSpec) -> list[Problem]:
+    """What is wrong with the options themselves, before any row is read."""
+    problems = []
+    if spec.items < 1:
+        problems.append(
+            Problem(1, "", _("the number of control items J must be 1 or more."))
+        )
+    if spec.second_items < 0:
+        problems.append(
+            Problem(1, "", _("the second list's J must be 1 or more (or left out)."))
+        )
+    if spec.arms and spec.double:
+        problems.append(
+            Problem(
+                1,
+                spec.treat,
+                _("name arms or give a second list, not both: they are two designs."),
+            )
+        )
+    if spec.arms and len(spec.arms) < 2:
+        problems.append(
+            Problem(
+                1,
+                spec.treat,
+                _(
+                    "name the control arm and at least one sensitive item's arm, "
+                    "control first (e.g. control,a,b)."
+                ),
+            )
+        )
+    if spec.double and not (spec.second_outcome and spec.second_treat):
+        problems.append(
+            Problem(
+                1,
+                spec.second_outcome or spec.second_treat,
+                _("a second list needs its count column and its treatment column."),
+            )
+        )
+    lists = spec.list_columns()
+    if len(set(lists)) < len(lists):
+        problems.append(
+            Problem(
+                1,
+                "",
+                _("every count and treatment column must be a different column."),
+            )
+        )
+    if spec.direct and spec.direct in {*lists, *spec.covariate_columns()}:
+        problems.append(
+            Problem(
+                1,
+                spec.direct,
+                _(
+                    "the direct question's column is named for something else too; "
+                    "name it once."
+                ),
+            )
+        )
+    return problems
+
+
+def design_for(spec: ImportSpec, experiment: ListExperiment | None) -> Design:
+    """The arm of each label, the list codes and the direct question's code.
+
+    A new survey's double list has lists A and B; its direct question is named after
+    its column; with a single sensitive item its arm is ``treatment``.
+    """
+    arm_of = {}
+    if spec.arms:
+        control, *items = spec.arms
+        arm_of[control] = "control"
+        if experiment is None:
+            arm_of.update({label: label for label in items})
+            if len(items) == 1:
+                arm_of[items[0]] = "treatment"
+        else:
+            arms = experiment.arms()
+            arm_of.update(
+                {label: label if label in arms else "treatment" for label in items}
+            )
+    if experiment is None:
+        return Design(arm_of=arm_of, direct_code=spec.direct)
+    lists = tuple(item_list.code for item_list in experiment.lists.all())
+    direct = experiment.direct_question.code if experiment.direct_question else ""
+    return Design(arm_of=arm_of, lists=lists, direct_code=direct)
 
 
 def target_not_draft(wave: Wave) -> str:
@@ -154,7 +308,7 @@ def target_not_draft(wave: Wave) -> str:
 
 
 def check_target_wave(wave: Wave, spec: ImportSpec) -> ListExperiment:
-    """The target wave's single-list experiment, if the file fits it."""
+    """The target wave's list experiment, if the file fits its design."""
     if wave.status != Wave.DRAFT:
         raise TableError([Problem(1, "", target_not_draft(wave))])
 
@@ -163,30 +317,11 @@ def check_target_wave(wave: Wave, spec: ImportSpec) -> ListExperiment:
         raise TableError(
             [Problem(1, "", _("the wave's survey has no list experiment."))]
         )
-    if experiment.design != ListExperiment.SINGLE or len(experiment.arms()) != 2:
-        raise TableError(
-            [
-                Problem(
-                    1,
-                    "",
-                    _("import into a wave supports one list with one sensitive item."),
-                )
-            ]
-        )
-    if experiment.items_count() != spec.items:
-        raise TableError(
-            [
-                Problem(
-                    1,
-                    "",
-                    _("J is %(given)s but the wave's control list has %(j)s items.")
-                    % {"given": spec.items, "j": experiment.items_count()},
-                )
-            ]
-        )
+    problems = design_problems(experiment, spec)
+    if problems:
+        raise TableError(problems)
 
     questions = {q.code: q for q in wave.survey.questions.all()}
-    problems = []
     for column in spec.covariate_columns():
         question = questions.get(column)
         want = (
@@ -214,22 +349,188 @@ def check_target_wave(wave: Wave, spec: ImportSpec) -> ListExperiment:
     return experiment
 
 
-def parse_rows(table: Table, spec: ImportSpec, wave: Wave | None):
-    """Every row checked; returns the parsed rows and every problem found."""
-    columns = read_list_columns(
+def design_problems(experiment: ListExperiment, spec: ImportSpec) -> list[Problem]:
+    """Why the file's design does not fit the wave's list experiment, if it does not."""
+    lists = list(experiment.lists.all())
+    if spec.double:
+        if experiment.design != ListExperiment.DOUBLE or len(lists) != 2:
+            return [
+                Problem(
+                    1,
+                    spec.second_outcome,
+                    _(
+                        "the wave's list experiment is not a double list; leave out "
+                        "the second list."
+                    ),
+                )
+            ]
+        wanted = [(lists[0], spec.items), (lists[1], spec.items_second())]
+    elif experiment.design == ListExperiment.DOUBLE:
+        return [
+            Problem(
+                1,
+                "",
+                _(
+                    "the wave's list experiment is a double list: give the second "
+                    "list's count and treatment columns too."
+                ),
+            )
+        ]
+    else:
+        wanted = [(lists[0] if lists else None, spec.items)]
+
+    problems = []
+    arms = experiment.arms()
+    if spec.arms:
+        allowed = arms[1:] + [item.code for item in experiment.sensitive_items()]
+        for label in spec.arms[1:]:
+            if label not in allowed:
+                problems.append(
+                    Problem(
+                        1,
+                        spec.treat,
+                        _(
+                            "“%(label)s” is not a sensitive item of the wave's list "
+                            "experiment (its arms: %(arms)s)."
+                        )
+                        % {"label": label, "arms": ", ".join(arms)},
+                    )
+                )
+    elif not spec.double and len(arms) != 2:
+        problems.append(
+            Problem(
+                1,
+                spec.treat,
+                _(
+                    "the wave's list experiment has several sensitive items: name the "
+                    "arms the column holds, control first (%(arms)s)."
+                )
+                % {"arms": ", ".join(arms)},
+            )
+        )
+    for item_list, given in wanted:
+        have = experiment.items_count(item_list.code if item_list else None)
+        if have == given:
+            continue
+        if spec.double:
+            reason = _("J is %(given)s but the wave's list %(list)s has %(j)s items.")
+        else:
+            reason = _("J is %(given)s but the wave's control list has %(j)s items.")
+        problems.append(
+            Problem(
+                1,
+                "",
+                reason
+                % {"given": given, "list": getattr(item_list, "code", ""), "j": have},
+            )
+        )
+    if spec.direct and experiment.direct_question is None:
+        problems.append(
+            Problem(
+                1,
+                spec.direct,
+                _(
+                    "the wave's list experiment has no direct question; set one "
+                    "in the admin first."
+                ),
+            )
+        )
+    return problems
+
+
+def design_rows(
+    table: Table, spec: ImportSpec, design: Design
+) -> tuple[list[RowDesign], list[Problem], int]:
+    """Each row's arm and counts, the problems found, and how many rows of a double
+    list have a count on one list only (kept without a count)."""
+    if spec.double:
+        return double_rows(table, spec, design)
+    if spec.arms:
+        columns = read_arm_columns(
+            table,
+            outcome=spec.outcome,
+            treat=spec.treat,
+            arms=list(spec.arms),
+            items=spec.items,
+        )
+        arms = [design.arm_of.get(label, "") for label in columns.labels]
+    else:
+        columns = read_list_columns(
+            table, outcome=spec.outcome, treat=spec.treat, items=spec.items
+        )
+        arms = ["treatment" if treated else "control" for treated in columns.treated]
+    rows = [
+        RowDesign(arm, whole_or_none(count), None, valid)
+        for arm, count, valid in zip(arms, columns.counts, columns.valid)
+    ]
+    return rows, list(columns.problems), 0
+
+
+def double_rows(
+    table: Table, spec: ImportSpec, design: Design
+) -> tuple[list[RowDesign], list[Problem], int]:
+    first = read_list_columns(
         table, outcome=spec.outcome, treat=spec.treat, items=spec.items
     )
-    problems = list(columns.problems)
+    second = read_list_columns(
+        table,
+        outcome=spec.second_outcome,
+        treat=spec.second_treat,
+        items=spec.items_second(),
+    )
+    problems = list(first.problems)
+    problems += [p for p in second.problems if p not in table.problems]
+    rows, partial = [], 0
+    for line, on_first, on_second, count_a, count_b, valid_a, valid_b in zip(
+        table.lines,
+        first.treated,
+        second.treated,
+        first.counts,
+        second.counts,
+        first.valid,
+        second.valid,
+    ):
+        valid = valid_a and valid_b
+        if valid and on_first == on_second:
+            problems.append(
+                Problem(
+                    line,
+                    spec.second_treat,
+                    _(
+                        "the sensitive item is on exactly one list: one of "
+                        "“%(a)s” and “%(b)s” is 1, the other 0."
+                    )
+                    % {"a": spec.treat, "b": spec.second_treat},
+                )
+            )
+            valid = False
+        count, second_count = whole_or_none(count_a), whole_or_none(count_b)
+        if (count is None) != (second_count is None):
+            partial += valid
+            count = second_count = None
+        arm = design.lists[0] if on_first else design.lists[1]
+        rows.append(RowDesign(arm, count, second_count, valid))
+    return rows, problems, partial
+
+
+def whole_or_none(count: float) -> int | None:
+    return None if count != count else int(count)
+
+
+def parse_rows(table: Table, spec: ImportSpec, wave: Wave | None, design: Design):
+    """Every row checked; returns the parsed rows, every problem found, and how many
+    rows of a double list had a count on one list only."""
+    designs, problems, partial = design_rows(table, spec, design)
     index = {name: table.header.index(name) for name in spec.columns()}
     choices = existing_choices(wave)
     places = place_lookup() if spec.place else {}
     seen_ids: dict[str, int] = {}
     rows = []
 
-    for row, line, count, treated, valid in zip(
-        table.rows, table.lines, columns.counts, columns.treated, columns.valid
-    ):
-        parsed = ParsedRow(line, None if count != count else int(count), treated)
+    for row, line, row_design in zip(table.rows, table.lines, designs):
+        parsed = ParsedRow(
+            line, row_design.count, row_design.arm, row_design.second_count
+        )
         row_problems = []
 
         if spec.id_column:
@@ -319,18 +620,52 @@ def parse_rows(table: Table, spec: ImportSpec, wave: Wave | None):
             else:
                 parsed.answers[column] = raw
 
+        if spec.direct:
+            raw = row[index[spec.direct]]
+            answer = parse_treatment(raw) if raw and raw.upper() != "NA" else False
+            if answer is None:
+                row_problems.append(
+                    Problem(
+                        line,
+                        spec.direct,
+                        _(
+                            "the direct answer must be 1 (yes), 0 (no) or empty, "
+                            "not “%(v)s”."
+                        )
+                        % {"v": raw},
+                    )
+                )
+            elif raw and raw.upper() != "NA":
+                parsed.answers[design.direct_code] = "1" if answer else "0"
+
         problems.extend(row_problems)
-        if valid and not row_problems:
+        if row_design.valid and not row_problems:
             rows.append(parsed)
 
     if wave is None:
         problems.extend(new_code_problems(spec))
-    return rows, problems
+    return rows, problems, partial
 
 
 def new_code_problems(spec: ImportSpec) -> list[Problem]:
     problems = []
-    for column in spec.covariate_columns():
+    taken = {"control", *control_codes(spec.items)}
+    for label in spec.arms[1:]:
+        if not ITEM_CODE.match(label) or len(label) > MAX_ITEM_CODE or label in taken:
+            problems.append(
+                Problem(
+                    1,
+                    spec.treat,
+                    _(
+                        "arm “%(label)s” cannot name a sensitive item: use up to "
+                        "%(n)s letters, digits, - and _, other than control and "
+                        "item1 … item%(j)s (the control items)."
+                    )
+                    % {"label": label, "n": MAX_ITEM_CODE, "j": spec.items},
+                )
+            )
+    named = spec.covariate_columns() + ([spec.direct] if spec.direct else [])
+    for column in named:
         if not QUESTION_CODE.match(column):
             problems.append(
                 Problem(
@@ -391,8 +726,18 @@ def unique_survey_code(name: str) -> str:
     return code
 
 
+def control_codes(items: int, prefix: str = "item") -> list[str]:
+    return [f"{prefix}{n}" for n in range(1, items + 1)]
+
+
 def create_survey_for(table: Table, spec: ImportSpec, rows: list[ParsedRow], user):
-    """A survey, a list experiment with placeholder texts and a draft wave for a file."""
+    """A survey, a list experiment with placeholder texts and a draft wave for a file.
+
+    The experiment has the file's design: one list (``item1`` ...) with one sensitive
+    item or one per named arm, or a double list A (``a1`` ...) and B (``b1`` ...); a
+    direct question column becomes a coded question (1 yes, 0 no) set as the
+    experiment's direct question.
+    """
     name = (table.name or _("Imported data"))[:MAX_NAME]
     survey = Survey.objects.create(
         code=unique_survey_code(name),
@@ -401,36 +746,37 @@ def create_survey_for(table: Table, spec: ImportSpec, rows: list[ParsedRow], use
         description=_("Made by importing %(file)s. Item texts are placeholders.")
         % {"file": name},
     )
-    experiment = ListExperiment.objects.create(survey=survey, code="list", name=name)
-    item_list = ItemList.objects.create(experiment=experiment, code="A")
+    experiment = ListExperiment.objects.create(
+        survey=survey,
+        code="list",
+        name=name,
+        design=ListExperiment.DOUBLE if spec.double else ListExperiment.SINGLE,
+    )
     CardText.objects.create(
         experiment=experiment,
         language="en",
         text=_("Placeholder: the card's instructions were not part of the import."),
     )
-    for position in range(1, spec.items + 1):
+    if spec.double:
+        for position, (code, items) in enumerate(
+            zip(DOUBLE_LISTS, [spec.items, spec.items_second()]), start=1
+        ):
+            list_create(experiment, code, position, control_codes(items, code.lower()))
+    else:
+        list_create(experiment, "A", 1, control_codes(spec.items))
+    sensitive = spec.arms[1:] or ["sensitive"]
+    for position, code in enumerate(sensitive, start=1):
         item = Item.objects.create(
-            experiment=experiment,
-            item_list=item_list,
-            code=f"item{position}",
-            kind=Item.CONTROL,
-            position=position,
+            experiment=experiment, code=code, kind=Item.SENSITIVE, position=position
+        )
+        text = (
+            _("Sensitive item “%(code)s” (placeholder)") % {"code": code}
+            if spec.arms
+            else _("Sensitive item (placeholder)")
         )
         CardText.objects.create(
-            experiment=experiment,
-            item=item,
-            language="en",
-            text=_("Control item %(n)s (placeholder)") % {"n": position},
+            experiment=experiment, item=item, language="en", text=text
         )
-    sensitive = Item.objects.create(
-        experiment=experiment, code="sensitive", kind=Item.SENSITIVE, position=1
-    )
-    CardText.objects.create(
-        experiment=experiment,
-        item=sensitive,
-        language="en",
-        text=_("Sensitive item (placeholder)"),
-    )
 
     for position, column in enumerate(spec.covariate_columns(), start=1):
         numeric = column in spec.numeric
@@ -447,6 +793,12 @@ def create_survey_for(table: Table, spec: ImportSpec, rows: list[ParsedRow], use
                 Choice(question=question, code=value, position=n, labels={"en": value})
                 for n, value in enumerate(sorted(values, key=natural_key), start=1)
             )
+    if spec.direct:
+        experiment.direct_question = direct_question_create(
+            survey, spec.direct, len(spec.covariate_columns()) + 1
+        )
+        experiment.full_clean()
+        experiment.save(update_fields=["direct_question"])
 
     wave = Wave.objects.create(
         survey=survey,
@@ -461,6 +813,50 @@ def create_survey_for(table: Table, spec: ImportSpec, rows: list[ParsedRow], use
     return wave, experiment
 
 
+def list_create(
+    experiment: ListExperiment, code: str, position: int, item_codes: list[str]
+) -> ItemList:
+    item_list = ItemList.objects.create(
+        experiment=experiment, code=code, position=position
+    )
+    for n, item_code in enumerate(item_codes, start=1):
+        item = Item.objects.create(
+            experiment=experiment,
+            item_list=item_list,
+            code=item_code,
+            kind=Item.CONTROL,
+            position=n,
+        )
+        text = (
+            _("List %(list)s, control item %(n)s (placeholder)")
+            % {"list": code, "n": n}
+            if experiment.design == ListExperiment.DOUBLE
+            else _("Control item %(n)s (placeholder)") % {"n": n}
+        )
+        CardText.objects.create(
+            experiment=experiment, item=item, language="en", text=text
+        )
+    return item_list
+
+
+def direct_question_create(survey: Survey, code: str, position: int):
+    """The coded yes/no question a direct-question column is imported as."""
+    question = CovariateQuestion.objects.create(
+        survey=survey,
+        code=code,
+        kind=CovariateQuestion.CODED,
+        position=position,
+        texts={"en": code},
+    )
+    Choice.objects.bulk_create(
+        [
+            Choice(question=question, code="1", position=1, labels={"en": _("yes")}),
+            Choice(question=question, code="0", position=2, labels={"en": _("no")}),
+        ]
+    )
+    return question
+
+
 def store_rows(wave: Wave, experiment: ListExperiment, rows: list[ParsedRow]) -> None:
     """Imported rows as records; a row without a count has an assignment only."""
     respondents_store(
@@ -469,9 +865,10 @@ def store_rows(wave: Wave, experiment: ListExperiment, rows: list[ParsedRow]) ->
         source=Assignment.IMPORT,
         records=[
             RespondentRecord(
-                arm="treatment" if row.treated else "control",
+                arm=row.arm,
                 status=None if row.count is None else Response.COMPLETE,
                 count=row.count,
+                second_count=row.second_count,
                 external_id=row.external_id,
                 weight=row.weight,
                 place=row.place,

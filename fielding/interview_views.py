@@ -11,16 +11,12 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from fielding.allocation import respondent_register, slot_allocate
+from fielding.card_steps import card_answer, card_step, step_card
 from fielding.errors import FieldingError
 from fielding.interview_forms import CountForm, QuestionsForm, RegisterForm
-from fielding.interviewing import (
-    answers_record,
-    card_show,
-    count_range,
-    response_record,
-)
+from fielding.interviewing import answers_record, card_show
 from fielding.models import Assignment, Respondent
-from survey.cards import card, default_order, wave_snapshot
+from survey.cards import card, default_order, list_codes, wave_snapshot
 from survey.models import Wave
 from survey.roles import ADMINISTRATOR, INTERVIEWER, has_role, role_required
 
@@ -79,6 +75,7 @@ def interview_new(request, wave_id: int):
 
 @interviewers
 def interview_card(request, respondent_id: int):
+    """The card and its count; a double list's second card follows the first."""
     respondent = own_respondent(request, respondent_id)
     assignment = Assignment.objects.select_related("experiment").get(
         respondent=respondent
@@ -86,24 +83,32 @@ def interview_card(request, respondent_id: int):
     if hasattr(assignment, "response"):
         return redirect("fielding:interview-questions", respondent_id=respondent.pk)
 
-    form = CountForm(request.POST or None, top=count_range(assignment))
+    step = card_step(request.session, assignment)
+    form = CountForm(request.POST or None, top=step.top)
     if request.method == "POST" and form.is_valid():
         status, count = form.status_and_count()
         try:
-            response_record(assignment=assignment, status=status, count=count)
+            stored = card_answer(
+                request.session,
+                assignment=assignment,
+                step=step,
+                status=status,
+                count=count,
+            )
         except FieldingError as error:
             form.add_error(None, str(error))
         else:
+            if not stored:
+                return redirect("fielding:interview-card", respondent_id=respondent.pk)
             return redirect("fielding:interview-questions", respondent_id=respondent.pk)
 
     card_show(assignment=assignment)
     snapshot = wave_snapshot(respondent.wave)[assignment.experiment.code]
-    order = next(iter(assignment.item_order.values()))
-    shown = card(snapshot, respondent.language, order)
+    shown = step_card(snapshot, respondent.language, assignment, step)
     return render(
         request,
         "fielding/interview_card.html",
-        {"respondent": respondent, "card": shown, "form": form},
+        {"respondent": respondent, "card": shown, "form": form, "step": step},
     )
 
 
@@ -112,6 +117,11 @@ def interview_questions(request, respondent_id: int):
     respondent = own_respondent(request, respondent_id)
     if respondent.finished_at is not None:
         return redirect("fielding:interview-done", respondent_id=respondent.pk)
+    # The questions, the direct question among them, come after the card(s).
+    if not Assignment.objects.filter(
+        respondent=respondent, response__isnull=False
+    ).exists():
+        return redirect("fielding:interview-card", respondent_id=respondent.pk)
     form = QuestionsForm(
         request.POST or None,
         survey=respondent.wave.survey,
@@ -149,18 +159,27 @@ def show_cards(request, wave_id: int):
     language = request.GET.get("language", "")
     if language not in wave.survey.languages:
         language = wave.survey.languages[0]
-    cards = []
-    for experiment in wave_snapshot(wave).values():
-        for arm in experiment["arms"]:
-            cards.append(
-                (
-                    experiment["name"],
-                    arm,
-                    card(experiment, language, default_order(experiment, arm)),
-                )
-            )
+    cards = [
+        (experiment["name"], label, shown)
+        for experiment in wave_snapshot(wave).values()
+        for arm in experiment["arms"]
+        for label, shown in arm_cards(experiment, arm, language)
+    ]
     return render(
         request,
         "fielding/show_cards.html",
         {"wave": wave, "cards": cards, "language": language, "title": _("Show-cards")},
     )
+
+
+def arm_cards(experiment: dict, arm: str, language: str) -> list[tuple[str, object]]:
+    """One arm's cards with their labels: one card, or a double list's two."""
+    if experiment["design"] != "double":
+        return [(arm, card(experiment, language, default_order(experiment, arm)))]
+    return [
+        (
+            _("%(arm)s, list %(list)s") % {"arm": arm, "list": code},
+            card(experiment, language, default_order(experiment, arm, code)),
+        )
+        for code in list_codes(experiment)
+    ]

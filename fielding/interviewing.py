@@ -13,11 +13,67 @@ from survey.models import CovariateQuestion
 logger = logging.getLogger(__name__)
 
 
-def count_range(assignment: Assignment) -> int:
-    """The highest count possible on this respondent's card."""
-    return len(next(iter(assignment.item_order.values()), [])) or (
-        assignment.experiment.items_count() + (assignment.arm != "control")
-    )
+def counts_checked(
+    *, tops: dict[str, int], status: str, count=None, counts=None
+) -> tuple[int | None, int | None]:
+    """The first and second list's counts, checked against the card's range.
+
+    ``tops`` maps each list the respondent answers (first list first) to its highest
+    count. A single list's count comes in ``count``; a double list's come in
+    ``counts``, by list code, one for each list. Errors name the field they are about
+    (``count`` or ``counts``).
+    """
+    lists = list(tops)
+    double = len(lists) > 1
+    if counts is not None and not isinstance(counts, dict):
+        raise FieldingError(
+            _('Counts are an object of list codes and counts, e.g. {"A": 2, "B": 3}.'),
+            field="counts",
+        )
+    counts = counts or {}
+    if counts and not double:
+        raise FieldingError(
+            _("This list experiment has a single list; send count."), field="counts"
+        )
+    if double and count is not None:
+        raise FieldingError(
+            _("This is a double list: send counts, one for each of %(lists)s.")
+            % {"lists": ", ".join(lists)},
+            field="count",
+        )
+    unknown = [str(code) for code in counts if code not in tops]
+    if unknown:
+        raise FieldingError(
+            _("“%(codes)s” is not a list of this card; its lists are %(lists)s.")
+            % {"codes": ", ".join(unknown), "lists": ", ".join(lists)},
+            field="counts",
+        )
+
+    field = "counts" if double else "count"
+    given = counts if double else {lists[0]: count}
+    if status != Response.COMPLETE:
+        if any(value is not None for value in given.values()):
+            raise FieldingError(_("Only a complete response has a count."), field=field)
+        return None, None
+
+    values = []
+    for code in lists:
+        value, top = given.get(code), tops[code]
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not 0 <= value <= top
+        ):
+            if double:
+                message = _(
+                    "List “%(list)s”: the count must be a whole number from 0 to "
+                    "%(top)s."
+                )
+            else:
+                message = _("The count must be a whole number from 0 to %(top)s.")
+            raise FieldingError(message % {"top": top, "list": code}, field=field)
+        values.append(value)
+    return values[0], (values[1] if double else None)
 
 
 def card_show(*, assignment: Assignment) -> None:
@@ -29,23 +85,36 @@ def card_show(*, assignment: Assignment) -> None:
 
 
 def response_record(
-    *, assignment: Assignment, status: str, count: int | None
+    *,
+    assignment: Assignment,
+    status: str,
+    count: int | None,
+    second_count: int | None = None,
 ) -> Response:
-    """Store the respondent's count (or why there is none) once; a second call is refused."""
+    """Store the respondent's count (or why there is none) once; a second call is refused.
+
+    A double list's ``count`` is the first list's and ``second_count`` the second's.
+    """
     if status not in dict(Response.STATUS_CHOICES):
         raise FieldingError(_("Unknown response status “%(s)s”.") % {"s": status})
     if status != Response.COMPLETE:
-        count = None
-    elif count is None or not 0 <= count <= count_range(assignment):
-        raise FieldingError(
-            _("The count must be a whole number from 0 to %(top)s.")
-            % {"top": count_range(assignment)}
-        )
+        count = second_count = None
+    tops = assignment.count_tops()
+    if len(tops) > 1:
+        counts = dict(zip(tops, [count, second_count]))
+        count, second_count = counts_checked(tops=tops, status=status, counts=counts)
+    else:
+        count, second_count = counts_checked(tops=tops, status=status, count=count)
 
     with transaction.atomic():
         if Response.objects.filter(assignment=assignment).exists():
             raise FieldingError(_("This respondent's count is already recorded."))
-        response = Response(assignment=assignment, status=status, count=count)
+        response = Response(
+            assignment=assignment,
+            status=status,
+            count=count,
+            second_count=second_count,
+        )
         response.full_clean()
         response.save()
     return response

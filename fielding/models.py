@@ -206,6 +206,33 @@ class AllocationSlot(WaveGuarded):
         return self.wave
 
 
+def count_tops(
+    experiment: ListExperiment, arm: str, item_order: dict | None
+) -> dict[str, int]:
+    """The highest count on each list a respondent of ``arm`` answers, first list first.
+
+    The order shown says it (a card's length); imported and simulated assignments have
+    none, so the experiment's lists say it: J, and J + 1 on the list with the sensitive
+    item. A double list has two entries, any other design one.
+    """
+    item_order = item_order if isinstance(item_order, dict) else {}
+    codes = [item_list.code for item_list in experiment.lists.all()]
+    double = experiment.design == ListExperiment.DOUBLE
+    if not double:
+        codes = codes[:1]
+    tops = {}
+    for code in codes or [""]:
+        shown = item_order.get(code)
+        if shown is None and not double:
+            shown = next(iter(item_order.values()), None)
+        if shown:
+            tops[code] = len(shown)
+        else:
+            carries = arm == code if double else arm != "control"
+            tops[code] = experiment.items_count(code or None) + int(carries)
+    return tops
+
+
 class Assignment(WaveGuarded):
     """A respondent's arm in one list experiment and the item order shown.
 
@@ -257,6 +284,9 @@ class Assignment(WaveGuarded):
     def guarded_wave(self) -> Wave:
         return self.respondent.wave
 
+    def count_tops(self) -> dict[str, int]:
+        return count_tops(self.experiment, self.arm, self.item_order)
+
 
 class Response(WaveGuarded):
     COMPLETE = "complete"
@@ -303,7 +333,9 @@ class Response(WaveGuarded):
         return self.assignment.respondent.wave
 
     def clean(self):
-        """A count only when complete, and within the card's range for the arm."""
+        """A count only when complete, within the card's range for the arm; a double
+        list's complete response has both lists' counts (``count`` is the first
+        list's)."""
         if self.status != self.COMPLETE:
             if self.count is not None or self.second_count is not None:
                 raise ValidationError(
@@ -316,22 +348,30 @@ class Response(WaveGuarded):
             return
         if self.count is None:
             raise ValidationError({"count": _("A complete response needs its count.")})
-        if (
-            self.second_count is not None
-            and self.assignment.experiment.design != ListExperiment.DOUBLE
-        ):
+        double = self.assignment.experiment.design == ListExperiment.DOUBLE
+        if self.second_count is not None and not double:
             raise ValidationError(
                 {"second_count": _("Only a double-list experiment has a second count.")}
             )
-        experiment = self.assignment.experiment
-        top = experiment.items_count() + (0 if self.assignment.arm == "control" else 1)
-        if self.count > top:
+        if double and self.second_count is None:
             raise ValidationError(
                 {
-                    "count": _("The count on this card is at most %(top)s.")
-                    % {"top": top}
+                    "second_count": _(
+                        "A complete double-list response needs the second list's count."
+                    )
                 }
             )
+        tops = list(self.assignment.count_tops().values())
+        errors = {}
+        for name, value, top in zip(
+            ["count", "second_count"], [self.count, self.second_count], tops
+        ):
+            if value > top:
+                errors[name] = _("The count on this card is at most %(top)s.") % {
+                    "top": top
+                }
+        if errors:
+            raise ValidationError(errors)
 
 
 class WebLink(WaveGuarded):

@@ -17,6 +17,7 @@ class RespondentRecord:
     status: str | None
     count: int | None
     external_id: str | None = None
+    second_count: int | None = None
     weight: float | None = None
     place: Settlement | None = None
     answers: dict = field(default_factory=dict)
@@ -55,7 +56,12 @@ def respondents_store(
         for respondent, record in zip(respondents, records)
     )
     Response.objects.bulk_create(
-        Response(assignment=assignment, status=record.status, count=record.count)
+        Response(
+            assignment=assignment,
+            status=record.status,
+            count=record.count,
+            second_count=record.second_count,
+        )
         for assignment, record in zip(assignments, records)
         if record.status is not None
     )

@@ -3,8 +3,8 @@
 from django.db.models import QuerySet
 
 from fielding.models import Assignment
-from survey.cards import wave_snapshot
-from survey.models import Settlement, Wave
+from survey.cards import list_codes, wave_snapshot
+from survey.models import ItemList, Settlement, Wave
 from survey.roles import ADMINISTRATOR, has_role
 from survey.selectors import stratum_lookup
 
@@ -29,7 +29,7 @@ def wave_for_tablet(wave: Wave) -> dict:
     for code, experiment in wave_snapshot(wave).items():
         items = [i for codes in experiment["lists"].values() for i in codes]
         items += experiment["sensitive"]
-        for list_code in experiment["lists"]:
+        for list_code in list_codes(experiment):
             languages = {}
             for language, texts in experiment["texts"].items():
                 languages[language] = {
@@ -75,6 +75,7 @@ MICRODATA_FIXED = [
     "interviewer",
     "arm",
     "item_order",
+    "item_order_2",
     "source",
     "simulated",
     "status",
@@ -90,8 +91,13 @@ MICRODATA_FIXED = [
 ]
 
 
-def microdata_columns(wave: Wave) -> list[str]:
-    return MICRODATA_FIXED + [q.code for q in wave.survey.questions.all()]
+def microdata_columns(wave: Wave, recodes: bool = False) -> list[str]:
+    """The fixed columns, one per question and, with ``recodes``, one per recode
+    (named by the recode, holding the level its question's answer falls in)."""
+    columns = MICRODATA_FIXED + [q.code for q in wave.survey.questions.all()]
+    if recodes:
+        columns += [r.name for r in wave.survey.recodes.all()]
+    return columns
 
 
 def microdata_assignments(wave: Wave) -> QuerySet:
@@ -101,10 +107,41 @@ def microdata_assignments(wave: Wave) -> QuerySet:
     )
 
 
-def microdata_rows(wave: Wave, assignments: QuerySet | None = None):
+def experiment_lists(wave: Wave) -> dict[int, list[str]]:
+    """Each experiment's list codes in the order they are asked, by experiment id."""
+    lists = ItemList.objects.filter(experiment__survey=wave.survey).order_by(
+        "experiment", "position", "id"
+    )
+    by_experiment: dict[int, list[str]] = {}
+    for experiment_id, code in lists.values_list("experiment_id", "code"):
+        by_experiment.setdefault(experiment_id, []).append(code)
+    return by_experiment
+
+
+def list_orders(order, lists: list[str]) -> tuple[str, str]:
+    """The first and second list's item order as ``a;b;c`` (empty when not shown)."""
+    order = order if isinstance(order, dict) else {}
+    if len(order) == 1:
+        (first,) = order.values()
+        return ";".join(first), ""
+    codes = [code for code in lists if code in order]
+    codes += [code for code in order if code not in codes]
+    shown = [";".join(order[code]) for code in codes[:2]] + ["", ""]
+    return shown[0], shown[1]
+
+
+def microdata_rows(
+    wave: Wave, assignments: QuerySet | None = None, recodes: bool = False
+):
     """One dict per assignment of ``wave`` (or of ``assignments``, a slice of
-    `microdata_assignments`, for one page), streamed from the database in chunks."""
+    `microdata_assignments`, for one page), streamed from the database in chunks.
+    With ``recodes``, the columns `microdata_columns` adds for them too."""
     questions = [q.code for q in wave.survey.questions.all()]
+    lists_of = experiment_lists(wave)
+    mappings = {
+        r.name: (r.question.code, r.mapping)
+        for r in (wave.survey.recodes.select_related("question") if recodes else [])
+    }
     rows = (
         assignments if assignments is not None else microdata_assignments(wave)
     ).values_list(
@@ -116,6 +153,7 @@ def microdata_rows(wave: Wave, assignments: QuerySet | None = None):
         "respondent__mode",
         "respondent__language",
         "respondent__interviewer__username",
+        "experiment_id",
         "arm",
         "item_order",
         "source",
@@ -141,6 +179,7 @@ def microdata_rows(wave: Wave, assignments: QuerySet | None = None):
             mode,
             language,
             interviewer,
+            experiment_id,
             arm,
             order,
             source,
@@ -157,6 +196,7 @@ def microdata_rows(wave: Wave, assignments: QuerySet | None = None):
             answers,
         ) = row
         answers = answers if isinstance(answers, dict) else {}
+        order_1, order_2 = list_orders(order, lists_of.get(experiment_id, []))
         record = {
             "respondent_id": rid,
             "external_id": external,
@@ -168,7 +208,8 @@ def microdata_rows(wave: Wave, assignments: QuerySet | None = None):
             "language": language,
             "interviewer": interviewer,
             "arm": arm,
-            "item_order": ";".join(next(iter((order or {}).values()), [])),
+            "item_order": order_1,
+            "item_order_2": order_2,
             "source": source,
             "simulated": int(source == Assignment.SIMULATION),
             "status": status or "no_response",
@@ -183,4 +224,7 @@ def microdata_rows(wave: Wave, assignments: QuerySet | None = None):
             "received_at": received,
         }
         record.update({code: answers.get(code) for code in questions})
+        for name, (question, mapping) in mappings.items():
+            value = answers.get(question)
+            record[name] = None if value is None else mapping.get(str(value))
         yield record

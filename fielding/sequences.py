@@ -544,7 +544,9 @@ def item_orders(seed: int, key: str, orders: Sequence[Sequence[str]]) -> list[li
         stratum's code followed by ``#items``) so the orders do not reuse the words
         that drew the arms.
     orders : sequence of sequence of str
-        Each slot's items in their default order, slot by slot.
+        Each slot's items in their default order, slot by slot. A double list
+        passes each slot's two lists one after the other (first list, second
+        list, next slot's first list, ...), so both come from the same stream.
 
     Returns
     -------

@@ -29,7 +29,7 @@ def responses_simulate(
     """Add ``n`` simulated respondents to a wave that is not closed.
 
     ``memo`` draws from the founding memo's Table 1 (its survey only); ``data``
-    resamples the wave's own respondents, answers, arm and count together.
+    resamples the wave's own respondents, answers, arm and counts together.
     """
     if n < 1:
         raise FieldingError(_("Ask for at least one simulated respondent."))
@@ -111,6 +111,7 @@ def resampled_records(wave: Wave, experiment, rng, n: int) -> list[RespondentRec
             "arm",
             "response__status",
             "response__count",
+            "response__second_count",
             "respondent__answers",
             "respondent__place",
             "respondent__weight",
@@ -122,15 +123,17 @@ def resampled_records(wave: Wave, experiment, rng, n: int) -> list[RespondentRec
             _("Wave “%(wave)s” has no respondents to resample from.")
             % {"wave": wave.name}
         )
-    places = Settlement.objects.in_bulk({row[4] for row in rows if row[4] is not None})
+    places = Settlement.objects.in_bulk({row[5] for row in rows if row[5] is not None})
     records = []
     for index in resample(rng, len(rows), n):
-        arm, status, count, answers, place, weight, mode = rows[int(index)]
+        arm, status, count, second, answers, place, weight, mode = rows[int(index)]
+        complete = status == Response.COMPLETE
         records.append(
             RespondentRecord(
                 arm=arm,
                 status=status,
-                count=count if status == Response.COMPLETE else None,
+                count=count if complete else None,
+                second_count=second if complete else None,
                 place=places.get(place),
                 weight=weight,
                 answers=dict(answers),

@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fielding.errors import FieldingError
-from fielding.interviewing import answers_clean
+from fielding.interviewing import answers_clean, counts_checked
 from fielding.models import (
     AccessToken,
     AllocationSlot,
@@ -34,6 +34,7 @@ from fielding.models import (
     HeldSubmission,
     Respondent,
     Response,
+    count_tops,
 )
 from survey.errors import WaveClosedError
 from survey.models import Settlement, Wave
@@ -187,7 +188,7 @@ def response_store(token: AccessToken, item: dict) -> str:
         raise SlotReleased(slot.wave)
 
     place = checked_place(slot, item["place"])
-    count = checked_count(slot, item)
+    counts = checked_count(slot, item)
     language = item.get("language") or ""
     if language and language not in slot.wave.survey.languages:
         raise Rejection({"language": [_("The survey has no such language.")]})
@@ -197,14 +198,14 @@ def response_store(token: AccessToken, item: dict) -> str:
         raise Rejection({"answers": [str(error)]}) from None
 
     try:
-        interview_create(token, slot, item, place, count, language, answers)
+        interview_create(token, slot, item, place, counts, language, answers)
     except WaveClosedError:
         # Closed after the check above: the rows refused to save, so hold it too.
         raise WaveClosed(slot.wave) from None
     return CREATED
 
 
-def interview_create(token, slot, item, place, count, language, answers) -> None:
+def interview_create(token, slot, item, place, counts, language, answers) -> None:
     """The respondent, assignment and response of a checked response; the slot used."""
     now = timezone.now()
     late_after = timedelta(days=settings.LATE_AFTER_DAYS)
@@ -234,10 +235,9 @@ def interview_create(token, slot, item, place, count, language, answers) -> None
         card_shown_at=item.get("card_shown_at"),
     )
     status = item["status"]
+    first, second = counts
     Response.objects.create(
-        assignment=assignment,
-        status=status,
-        count=count if status == Response.COMPLETE else None,
+        assignment=assignment, status=status, count=first, second_count=second
     )
     slot.status = AllocationSlot.USED
     slot.allocated_at = respondent.registered_at or now
@@ -263,26 +263,17 @@ def checked_place(slot: AllocationSlot, code: str) -> Settlement:
     return place
 
 
-def checked_count(slot: AllocationSlot, item: dict) -> int | None:
-    """The count, or None when the status says there is none; a count out of range or
-    a count beside a refusal is refused."""
-    count = item.get("count")
-    if item.get("counts"):
-        raise Rejection(
-            {"counts": [_("This list experiment has a single list; send count.")]}
+def checked_count(slot: AllocationSlot, item: dict) -> tuple[int | None, int | None]:
+    """The first and second list's counts, or None when the status says there are
+    none. A count out of range, a count beside a refusal, or a double list without
+    both lists' counts is refused, naming ``count`` or ``counts``."""
+    tops = count_tops(slot.experiment, slot.arm, slot.item_order)
+    try:
+        return counts_checked(
+            tops=tops,
+            status=item["status"],
+            count=item.get("count"),
+            counts=item.get("counts"),
         )
-    if item["status"] != Response.COMPLETE:
-        if count is not None:
-            raise Rejection({"count": [_("Only a complete response has a count.")]})
-        return None
-    top = len(next(iter(slot.item_order.values()), []))
-    if count is None or not 0 <= count <= top:
-        raise Rejection(
-            {
-                "count": [
-                    _("The count must be a whole number from 0 to %(top)s.")
-                    % {"top": top}
-                ]
-            }
-        )
-    return count
+    except FieldingError as error:
+        raise Rejection({error.field or "count": [str(error)]}) from None

@@ -125,6 +125,7 @@ TEXTS = {
     ),
     "back": _("Back to the start"),
     # The respondent's screens, shown in the interview's language.
+    "list_step": _("List %(number)s of %(lists)s"),
     "only_how_many": _("Please do not say which ones, only how many."),
     "how_many": _("How many?"),
     "refused": _("Refused"),

@@ -68,7 +68,8 @@ class ListColumns:
     """The list experiment read from a table, one entry per row of the table.
 
     ``counts`` holds NaN where the count is missing or invalid; ``valid`` is False for
-    a row with a problem in its count or arm (the problem is in ``problems``).
+    a row with a problem in its count or arm (the problem is in ``problems``). When
+    the arm column names arms (several sensitive items), ``labels`` holds each row's.
     """
 
     counts: list[float]
@@ -76,11 +77,12 @@ class ListColumns:
     valid: list[bool]
     n_missing_count: int
     problems: list[Problem] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
 
 
 def decode(data: bytes) -> str:
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise TableError(
@@ -96,6 +98,27 @@ def decode(data: bytes) -> str:
                 )
             ]
         ) from None
+    # A byte-order mark added to a file that already had one would stay glued to the
+    # first column's name, invisible in every message that names it.
+    text = text.lstrip("\ufeff")
+    # UTF-16 text and spreadsheets decode as UTF-8 when their bytes happen to fit,
+    # but hold null characters, which no CSV text has and PostgreSQL cannot store.
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise TableError(
+            [
+                Problem(
+                    line,
+                    "",
+                    _(
+                        "the file holds null characters, so it is not CSV text (a "
+                        "UTF-16 or spreadsheet file, say). Save it as “CSV UTF-8” and "
+                        "try again."
+                    ),
+                )
+            ]
+        )
+    return text
 
 
 def sniff_delimiter(first_line: str) -> str:
@@ -119,7 +142,10 @@ def read_table(data: bytes, name: str = "") -> Table:
         delimiter=sniff_delimiter(first_line),
         strict=True,
     )
-    header = [cell.strip() for cell in next(reader)]
+    try:
+        header = [cell.strip() for cell in next(reader)]
+    except csv.Error as error:
+        raise TableError([unreadable_from(1, error)]) from None
     problems = header_problems(header)
     if problems:
         raise TableError(problems)
@@ -131,8 +157,8 @@ def read_table(data: bytes, name: str = "") -> Table:
             row = next(reader)
         except StopIteration:
             break
-        except csv.Error:
-            raise TableError([unreadable_from(starts_on)]) from None
+        except csv.Error as error:
+            raise TableError([unreadable_from(starts_on, error)]) from None
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
@@ -150,15 +176,19 @@ def read_table(data: bytes, name: str = "") -> Table:
     return Table(header=header, rows=rows, lines=lines, name=name, problems=problems)
 
 
-def unreadable_from(line: int) -> Problem:
-    return Problem(
-        line,
-        "",
-        _(
+def unreadable_from(line: int, error: csv.Error) -> Problem:
+    if "field larger than field limit" in str(error):
+        reason = _(
+            "this row cannot be read: one of its fields is longer than %(n)s "
+            "characters, most likely because a quotation mark is never closed and "
+            "swallows the rows after it. Check the quotes."
+        ) % {"n": csv.field_size_limit()}
+    else:
+        reason = _(
             "this row cannot be read: most likely a quotation mark that is never "
             "closed, which would swallow the rows after it. Check the quotes."
-        ),
-    )
+        )
+    return Problem(line, "", reason)
 
 
 def header_problems(header: list[str]) -> list[Problem]:
@@ -290,3 +320,62 @@ def read_list_columns(
         valid.append(True)
 
     return ListColumns(counts, treated, valid, n_missing, problems)
+
+
+def read_arm_columns(
+    table: Table, *, outcome: str, treat: str, arms: list[str], items: int
+) -> ListColumns:
+    """Counts and arms of a list experiment with several sensitive items.
+
+    The arm column names each row's arm, one of ``arms`` (the control arm first);
+    the count runs over 0..J on the control arm and 0..J+1 on an item's arm. Problems
+    are reported as `read_list_columns` reports them.
+    """
+    require_columns(table, [outcome, treat])
+    if outcome == treat:
+        raise TableError(
+            [
+                Problem(
+                    1,
+                    outcome,
+                    _("the count and the arm need two different columns."),
+                )
+            ]
+        )
+    outcome_at, treat_at = table.header.index(outcome), table.header.index(treat)
+    columns = ListColumns([], [], [], 0, list(table.problems))
+
+    for row, line in zip(table.rows, table.lines):
+        label, raw = row[treat_at], row[outcome_at]
+        count, problem = math.nan, None
+        if label not in arms:
+            problem = Problem(
+                line,
+                treat,
+                _("the arm must be one of %(arms)s, not “%(v)s”.")
+                % {"arms": ", ".join(arms), "v": label},
+            )
+        elif raw == "" or raw.upper() == "NA":
+            columns.n_missing_count += 1
+        else:
+            top = items if label == arms[0] else items + 1
+            whole = parse_whole(raw)
+            if whole is None or not 0 <= whole <= top:
+                problem = Problem(
+                    line,
+                    outcome,
+                    _(
+                        "the count must be a whole number from 0 to %(top)s on the "
+                        "%(arm)s list, not “%(v)s”."
+                    )
+                    % {"top": top, "arm": label, "v": raw},
+                )
+            else:
+                count = float(whole)
+        if problem is not None:
+            columns.problems.append(problem)
+        columns.counts.append(count)
+        columns.treated.append(label != arms[0])
+        columns.valid.append(problem is None)
+        columns.labels.append(label)
+    return columns

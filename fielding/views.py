@@ -30,6 +30,11 @@ def import_responses(request):
             numeric=data["numeric"],
             weight=data["weight"].strip(),
             place=data["place"].strip(),
+            arms=data["arms"],
+            second_outcome=data["second_outcome"].strip(),
+            second_treat=data["second_treat"].strip(),
+            second_items=data["second_items"] or 0,
+            direct=data["direct"].strip(),
         )
         upload = data["file"]
         try:
@@ -45,6 +50,8 @@ def import_responses(request):
                 _("Imported %(n)s respondents into wave “%(wave)s”.")
                 % {"n": summary.respondents, "wave": summary.wave.name},
             )
+            for note in summary.notes:
+                messages.warning(request, note)
             return redirect("home")
     return render(
         request, "fielding/import_form.html", {"form": form, "problems": problems}

@@ -16,17 +16,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from fielding.allocation import respondent_register, slot_allocate
+from fielding.card_steps import card_answer, card_step, step_card
 from fielding.errors import FieldingError
 from fielding.interview_forms import CountForm, QuestionsForm
-from fielding.interviewing import (
-    answers_record,
-    card_show,
-    count_range,
-    response_record,
-)
+from fielding.interviewing import answers_record, card_show
 from fielding.models import Assignment, WebLink
 from fielding.weblinks import weblink_find, weblink_use, weblinks_create
-from survey.cards import card, wave_snapshot
+from survey.cards import wave_snapshot
 from survey.models import LANGUAGE_CHOICES, Stratum, Wave
 from survey.roles import ADMINISTRATOR, role_required
 
@@ -175,20 +171,31 @@ def web_card(request, token: str):
     if hasattr(assignment, "response"):
         return redirect("fielding:web-questions", token=token)
 
-    form = CountForm(request.POST or None, top=count_range(assignment))
+    step = card_step(request.session, assignment)
+    form = CountForm(request.POST or None, top=step.top)
     if request.method == "POST" and form.is_valid():
         status, count = form.status_and_count()
         try:
-            response_record(assignment=assignment, status=status, count=count)
+            stored = card_answer(
+                request.session,
+                assignment=assignment,
+                step=step,
+                status=status,
+                count=count,
+            )
         except FieldingError as error:
             form.add_error(None, str(error))
         else:
+            if not stored:
+                return redirect("fielding:web-card", token=token)
             return redirect("fielding:web-questions", token=token)
 
     card_show(assignment=assignment)
     snapshot = wave_snapshot(link.wave)[assignment.experiment.code]
-    shown = card(snapshot, link.language, next(iter(assignment.item_order.values())))
-    return render(request, "fielding/web/card.html", {"card": shown, "form": form})
+    shown = step_card(snapshot, link.language, assignment, step)
+    return render(
+        request, "fielding/web/card.html", {"card": shown, "form": form, "step": step}
+    )
 
 
 def web_questions(request, token: str):

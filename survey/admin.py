@@ -1,18 +1,24 @@
 """Django admin for administrators: surveys, cards, questions, places and waves.
 
 A closed wave and everything recorded in it shows read-only here, and the models refuse
-any save or delete of them whatever the admin allows.
+any save or delete of them whatever the admin allows. Every add, change and delete made
+in the admin is written to the audit log, which the admin shows read-only; so are the
+login lockouts, which an administrator lifts by deleting them.
 """
 
+from axes.models import AccessAttempt
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.db import transaction
 from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from fielding.models import AllocationSlot
+from survey.audit import audit_record
 from survey.errors import SurveyError
 from survey.models import (
+    AuditEvent,
     CardText,
     Choice,
     CovariateQuestion,
@@ -25,8 +31,62 @@ from survey.models import (
     Stratum,
     Survey,
     Wave,
+    WaveGuarded,
 )
+from survey.roles import ADMINISTRATOR, has_role
 from survey.services import wave_close, wave_open
+
+
+class AuditedAdmin:
+    """Admin mixin: every add, change and delete made here goes to the audit log.
+
+    A change names the fields changed, never their values. Inline rows are recorded
+    one by one. A deletion is recorded before the row goes, in the same transaction, so
+    a refused deletion leaves no record.
+    """
+
+    def audit_name(self, obj) -> str:
+        """How the log names a row: rows recorded in a wave by their wave (their own
+        names can hold a respondent's id or count, which the log must not repeat)."""
+        if isinstance(obj, WaveGuarded):
+            return f"in wave {obj.guarded_wave().pk}"
+        return f"“{obj}”"
+
+    def audit(self, request, action: str, obj, changed=(), note: str = "") -> None:
+        description = f"admin: {self.audit_name(obj)}"
+        if changed:
+            description += f"; changed {', '.join(changed)}"
+        if note:
+            description += f"; {note}"
+        audit_record(request.user, action, obj, description)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            self.audit(request, AuditEvent.CREATED, obj)
+        elif form.changed_data:
+            self.audit(request, AuditEvent.EDITED, obj, form.changed_data)
+
+    def save_formset(self, request, form, formset, change):
+        for doomed in formset.deleted_forms:
+            if doomed.instance.pk is not None:
+                self.audit(request, AuditEvent.DELETED, doomed.instance)
+        super().save_formset(request, form, formset, change)
+        for obj in formset.new_objects:
+            self.audit(request, AuditEvent.CREATED, obj)
+        for obj, changed in formset.changed_objects:
+            self.audit(request, AuditEvent.EDITED, obj, changed)
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            self.audit(request, AuditEvent.DELETED, obj)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for obj in queryset:
+                self.audit(request, AuditEvent.DELETED, obj)
+            super().delete_queryset(request, queryset)
 
 
 class ClosedWaveReadOnly:
@@ -73,7 +133,7 @@ class CardTextInline(admin.TabularInline):
 
 
 @admin.register(ListExperiment)
-class ListExperimentAdmin(admin.ModelAdmin):
+class ListExperimentAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["name", "survey", "code", "design", "texts_to_review"]
     inlines = [ItemListInline, ItemInline, CardTextInline]
 
@@ -88,14 +148,14 @@ class ChoiceInline(admin.TabularInline):
 
 
 @admin.register(CovariateQuestion)
-class CovariateQuestionAdmin(admin.ModelAdmin):
+class CovariateQuestionAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["code", "survey", "kind", "position", "needs_review"]
     list_filter = ["survey"]
     inlines = [ChoiceInline]
 
 
 @admin.register(Recode)
-class RecodeAdmin(admin.ModelAdmin):
+class RecodeAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["name", "survey", "question", "mapping"]
 
 
@@ -107,18 +167,18 @@ class ExperimentInline(admin.TabularInline):
 
 
 @admin.register(Survey)
-class SurveyAdmin(admin.ModelAdmin):
+class SurveyAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["name", "code", "languages", "created_at"]
     inlines = [ExperimentInline]
 
 
 @admin.register(Region)
-class RegionAdmin(admin.ModelAdmin):
+class RegionAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["name", "code"]
 
 
 @admin.register(Settlement)
-class SettlementAdmin(admin.ModelAdmin):
+class SettlementAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["name", "code", "region", "kind", "official_code"]
     list_filter = ["region", "kind"]
     search_fields = ["name", "code"]
@@ -149,7 +209,7 @@ class StratumInline(ClosedWaveReadOnly, admin.TabularInline):
 
 
 @admin.register(Wave)
-class WaveAdmin(ClosedWaveReadOnly, admin.ModelAdmin):
+class WaveAdmin(AuditedAdmin, ClosedWaveReadOnly, admin.ModelAdmin):
     list_display = ["name", "survey", "status", "starts_on", "ends_on", "opened_at"]
     list_filter = ["status", "survey"]
     readonly_fields = ["status", "seed", "opened_at", "closed_at", "frozen_cards"]
@@ -170,7 +230,7 @@ class WaveAdmin(ClosedWaveReadOnly, admin.ModelAdmin):
     def run_action(self, request, queryset, service, done):
         for wave in queryset:
             try:
-                service(wave=wave)
+                service(wave=wave, user=request.user)
             except SurveyError as error:
                 self.message_user(request, str(error), messages.ERROR)
             else:
@@ -214,3 +274,58 @@ class WaveAdmin(ClosedWaveReadOnly, admin.ModelAdmin):
         for row in rows:
             devices.setdefault(row["wave"], []).append(row)
         return [(wave, devices[wave.pk]) for wave in queryset if wave.pk in devices]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit log, read-only for everyone: rows are only ever added, by the code."""
+
+    list_display = [
+        "at",
+        "username",
+        "action",
+        "object_type",
+        "object_id",
+        "description",
+    ]
+    list_filter = ["action", "object_type"]
+    search_fields = ["username", "object_type", "object_id", "description"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AccessAttempt)
+class LoginLockoutAdmin(AuditedAdmin, admin.ModelAdmin):
+    """Failed logins, per user name and address. Deleting a row lifts its lockout
+    (as ``python manage.py axes_reset_username NAME`` does)."""
+
+    list_display = ["username", "ip_address", "failures_since_start", "attempt_time"]
+    search_fields = ["username", "ip_address"]
+    fields = ["username", "ip_address", "failures_since_start", "attempt_time"]
+    readonly_fields = fields
+
+    def audit_name(self, obj) -> str:
+        return f"lockout of “{obj.username}” from {obj.ip_address} lifted"
+
+    def has_module_permission(self, request):
+        return has_role(request.user, ADMINISTRATOR)
+
+    def has_view_permission(self, request, obj=None):
+        return has_role(request.user, ADMINISTRATOR)
+
+    def has_delete_permission(self, request, obj=None):
+        return has_role(request.user, ADMINISTRATOR)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -43,6 +43,8 @@ def card_snapshot(survey: Survey) -> dict:
             "name": experiment.name,
             "design": experiment.design,
             "arms": experiment.arms(),
+            # PostgreSQL's jsonb does not keep the keys of "lists" in order.
+            "list_order": [item_list.code for item_list in experiment.lists.all()],
             "lists": {
                 item_list.code: [
                     item.code for item in experiment.control_items(item_list.code)
@@ -60,11 +62,23 @@ def wave_snapshot(wave: Wave) -> dict:
     return wave.frozen_cards or card_snapshot(wave.survey)
 
 
+def list_codes(experiment: dict) -> list[str]:
+    """A snapshot's list codes in the order they are asked, the first list first.
+
+    Cards frozen before the order was recorded fall back to the keys of ``lists``.
+    """
+    return list(experiment.get("list_order") or experiment["lists"])
+
+
 def default_order(
     experiment: dict, arm: str, list_code: str | None = None
 ) -> list[str]:
-    """Control items in their order, the sensitive item last on a treatment list."""
-    list_code = list_code or next(iter(experiment["lists"]))
+    """Control items in their order, the sensitive item last on a treatment list.
+
+    In a double list the sensitive item is on the list the arm names; with several
+    sensitive items, an item's arm adds that item.
+    """
+    list_code = list_code or list_codes(experiment)[0]
     order = list(experiment["lists"][list_code])
     sensitive = experiment["sensitive"]
     if experiment["design"] == "double":

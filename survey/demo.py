@@ -417,6 +417,52 @@ def pilot_wave_create(survey: Survey) -> Wave:
     return wave
 
 
+NATIONAL_DESCRIPTION = (
+    "Draft: the memo's next step, a full national sample with oversamples in Almaty "
+    "and Astana, to test whether support declined and whether it is lower where the "
+    "CSTO troops were deployed. Quotas give each capital a fifth of the sample; the "
+    "design weights restore their shares of the adult population (Almaty about 11%, "
+    "Astana about 7%). Plan it from the pilot on the wave planner before opening it."
+)
+
+# Stratum code, name, settlement, quota, design weight: (population share) / (sample
+# share), so the weighted sample has the country's proportions.
+NATIONAL_STRATA = [
+    ("almaty", "Almaty", "almaty", 800, 0.556),
+    ("astana", "Astana", "astana", 800, 0.354),
+    ("other", "All others", None, 2400, 1.364),
+]
+
+
+def national_wave_create(survey: Survey) -> Wave:
+    """The national wave with oversamples in both capitals, left as a draft."""
+    wave = Wave.objects.create(
+        survey=survey,
+        name="National wave 2023 with oversamples (draft)",
+        description=NATIONAL_DESCRIPTION,
+        modes=[Wave.TABLET],
+        starts_on=datetime.date(2023, 9, 1),
+        ends_on=datetime.date(2023, 10, 15),
+        plan={"kind": "blocked", "ratio": [1, 1], "block_sizes": [4, 6]},
+        cluster=Wave.CLUSTER_NONE,
+    )
+    for position, (code, name, settlement, quota, weight) in enumerate(
+        NATIONAL_STRATA, start=1
+    ):
+        stratum = Stratum.objects.create(
+            wave=wave,
+            code=code,
+            name=name,
+            is_rest=settlement is None,
+            quota=quota,
+            design_weight=weight,
+            position=position,
+        )
+        if settlement:
+            stratum.settlements.add(Settlement.objects.get(code=settlement))
+    return wave
+
+
 def demo_load() -> Wave | None:
     """Load the founding survey and its pilot wave once; None if already there."""
     demo_users_ensure()
@@ -429,4 +475,5 @@ def demo_load() -> Wave | None:
         wave = wave_open(wave=wave, seed=DEMO_SEED)
         wave.interviewers.add(get_user_model().objects.get(username="interviewer"))
         responses_simulate(wave=wave, n=DEMO_RESPONDENTS, seed=DEMO_SEED)
+        national_wave_create(survey)
     return wave

@@ -93,6 +93,27 @@ class ListExperiment(models.Model):
     def __str__(self):
         return f"{self.survey.code}/{self.code}"
 
+    def clean(self):
+        """The direct question belongs to the same survey and is a yes/no question
+        coded 1 and 0, as the direct-question estimators read it."""
+        question = self.direct_question
+        if question is None:
+            return
+        if question.survey_id != self.survey_id:
+            raise ValidationError(
+                {"direct_question": _("This question belongs to another survey.")}
+            )
+        codes = set(question.choices.values_list("code", flat=True))
+        if question.kind != CovariateQuestion.CODED or codes != {"0", "1"}:
+            raise ValidationError(
+                {
+                    "direct_question": _(
+                        "A direct question is coded with exactly two choices, "
+                        "1 (yes) and 0 (no)."
+                    )
+                }
+            )
+
     def sensitive_items(self):
         return [item for item in self.items.all() if item.kind == Item.SENSITIVE]
 

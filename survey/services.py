@@ -10,9 +10,10 @@ from django.utils.translation import gettext as _
 
 from fielding.allocation import wave_plan
 from fielding.errors import FieldingError
+from survey.audit import audit_record
 from survey.cards import card_problems, card_snapshot
 from survey.errors import SurveyError
-from survey.models import Stratum, Wave
+from survey.models import AuditEvent, Stratum, Wave
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +45,11 @@ def plan_check(wave: Wave) -> None:
                 raise SurveyError(str(error)) from None
 
 
-def wave_open(*, wave: Wave, seed: int | None = None) -> Wave:
-    """Move a draft wave to fielding: freeze its cards and record its seed."""
+def wave_open(*, wave: Wave, seed: int | None = None, user=None) -> Wave:
+    """Move a draft wave to fielding: freeze its cards and record its seed.
+
+    ``user`` is who opened it, for the audit log (None for the system, as the demo).
+    """
     with transaction.atomic():
         wave = Wave.objects.select_for_update().get(pk=wave.pk)
         if wave.status != Wave.DRAFT:
@@ -73,12 +77,16 @@ def wave_open(*, wave: Wave, seed: int | None = None) -> Wave:
         except ValidationError as error:
             raise SurveyError(" ".join(error.messages)) from None
         wave.save()
+        audit_record(user, AuditEvent.OPENED, wave, f"seed {wave.seed}")
     logger.info("Wave %s opened for fieldwork with seed %s", wave.pk, wave.seed)
     return wave
 
 
-def wave_close(*, wave: Wave) -> Wave:
-    """Close a wave; from then on it and its data are read-only."""
+def wave_close(*, wave: Wave, user=None) -> Wave:
+    """Close a wave; from then on it and its data are read-only.
+
+    ``user`` is who closed it, for the audit log.
+    """
     with transaction.atomic():
         wave = Wave.objects.select_for_update().get(pk=wave.pk)
         if wave.status == Wave.CLOSED:
@@ -88,5 +96,6 @@ def wave_close(*, wave: Wave) -> Wave:
         wave.status = Wave.CLOSED
         wave.closed_at = timezone.now()
         wave.save()
+        audit_record(user, AuditEvent.CLOSED, wave)
     logger.info("Wave %s closed", wave.pk)
     return wave

@@ -141,3 +141,131 @@ def small_wave(db):
         covariates=("south",),
     )
     return summary.wave
+
+
+def design_wave(
+    code: str,
+    *,
+    lists: dict[str, int],
+    sensitive: tuple[str, ...] = ("sensitive",),
+    direct: bool = False,
+    languages: tuple[str, ...] = ("en", "ru"),
+    seed: int = 20240501,
+    plan: dict | None = None,
+):
+    """An open wave of a new survey whose list experiment has the given design.
+
+    ``lists`` gives each list's code and number of control items (two lists make a
+    double list); every text exists in every language, ending in the language code,
+    e.g. "A1 [ru]". With ``direct``, a yes/no question ``direct`` (1 yes, 0 no) is
+    the experiment's direct question. A ``gender`` question (1, 2) comes first. The
+    wave has one stratum of every place (the demo's places) and both modes; its plan
+    is ``plan``, by default blocks of two rounds of equal shares.
+    """
+    from survey.demo import places_ensure
+    from survey.models import (
+        CardText,
+        Choice,
+        CovariateQuestion,
+        Item,
+        ItemList,
+        ListExperiment,
+        Survey,
+        Wave,
+    )
+    from survey.services import wave_open
+
+    def texts(experiment, item, name):
+        CardText.objects.bulk_create(
+            CardText(
+                experiment=experiment,
+                item=item,
+                language=language,
+                text=f"{name} [{language}]",
+            )
+            for language in languages
+        )
+
+    places_ensure()
+    survey = Survey.objects.create(code=code, name=code, languages=list(languages))
+    experiment = ListExperiment.objects.create(
+        survey=survey,
+        code="list",
+        name=f"{code} list",
+        design=ListExperiment.DOUBLE if len(lists) > 1 else ListExperiment.SINGLE,
+    )
+    texts(experiment, None, "Say only how many")
+    for position, (list_code, items) in enumerate(lists.items(), start=1):
+        item_list = ItemList.objects.create(
+            experiment=experiment, code=list_code, position=position
+        )
+        for n in range(1, items + 1):
+            item = Item.objects.create(
+                experiment=experiment,
+                item_list=item_list,
+                code=f"{list_code.lower()}{n}",
+                kind=Item.CONTROL,
+                position=n,
+            )
+            texts(experiment, item, f"{list_code}{n}")
+    for position, item_code in enumerate(sensitive, start=1):
+        item = Item.objects.create(
+            experiment=experiment,
+            code=item_code,
+            kind=Item.SENSITIVE,
+            position=position,
+        )
+        texts(experiment, item, f"Sensitive {item_code}")
+
+    gender = CovariateQuestion.objects.create(
+        survey=survey, code="gender", position=1, texts={"en": "Gender"}
+    )
+    Choice.objects.bulk_create(
+        Choice(question=gender, code=c, position=n, labels={"en": label})
+        for n, (c, label) in enumerate([("1", "Man"), ("2", "Woman")], start=1)
+    )
+    if direct:
+        question = CovariateQuestion.objects.create(
+            survey=survey,
+            code="direct",
+            position=2,
+            texts={language: f"Asked directly [{language}]" for language in languages},
+        )
+        Choice.objects.bulk_create(
+            Choice(question=question, code=c, position=n, labels={"en": label})
+            for n, (c, label) in enumerate([("1", "Yes"), ("0", "No")], start=1)
+        )
+        experiment.direct_question = question
+        experiment.save()
+
+    wave = Wave.objects.create(
+        survey=survey,
+        name=f"{code} wave",
+        modes=[Wave.TABLET, Wave.WEB],
+        plan={
+            "kind": "blocked",
+            "ratio": [1] * len(experiment.arms()),
+            "block_sizes": [2 * len(experiment.arms())],
+        }
+        if plan is None
+        else plan,
+    )
+    return wave_open(wave=wave, seed=seed)
+
+
+@pytest.fixture
+def double_wave(db, interviewer):
+    """An open double-list wave: list A (3 items), list B (4), one sensitive item,
+    a direct question; the interviewer ``ivan`` is assigned to it."""
+    wave = design_wave("double", lists={"A": 3, "B": 4}, direct=True)
+    wave.interviewers.add(interviewer)
+    return wave
+
+
+@pytest.fixture
+def multi_wave(db, interviewer):
+    """An open wave whose one list (3 items) has two sensitive items, race and
+    affirm, sharing the control arm; ``ivan`` is assigned to it."""
+    wave = design_wave("multi", lists={"A": 3}, sensitive=("race", "affirm"))
+    wave.interviewers.add(interviewer)
+    return wave

@@ -1,6 +1,7 @@
 """Filters that show proportions from estimate results as percentages on pages."""
 
 from django import template
+from django.utils.translation import gettext as _
 
 register = template.Library()
 
@@ -29,3 +30,29 @@ def get(mapping, key):
 def models(result):
     """The fitted models of a result, the requested one first (ML beside linear)."""
     return [result[key] for key in ("model", "model_linear") if result.get(key)]
+
+
+@register.filter
+def status_label(status: str) -> str:
+    """A response status as the interview screens name it; "missing" for a file's
+    missing count."""
+    from fielding.models import Response
+
+    labels = dict(Response.STATUS_CHOICES)
+    labels["missing"] = _("count missing")
+    return str(labels.get(status, status))
+
+
+@register.filter
+def placebos(result):
+    """The direct-question comparison's two placebo tests, each with its title."""
+    combined = result.get("combined") or {}
+    titles = {
+        "placebo_1": _("I: list estimate among those who said yes directly"),
+        "placebo_2": _("II: direct share, treatment minus control"),
+    }
+    return [
+        {"title": title, "test": combined[key]}
+        for key, title in titles.items()
+        if key in combined
+    ]

@@ -74,7 +74,11 @@ class SlotSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     arm = serializers.CharField()
     item_order = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField())
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text=_(
+            "Each list's item codes in the order to show them, by list code; a "
+            "double list has both lists, asked in the order of the wave's cards."
+        ),
     )
     stratum = serializers.CharField(source="stratum.code")
     position = serializers.IntegerField()
@@ -112,14 +116,34 @@ class SyncItemSerializer(serializers.Serializer):
         choices=[code for code, _l in Response.STATUS_CHOICES]
     )
     count = serializers.IntegerField(
-        min_value=0, max_value=100, allow_null=True, required=False
+        min_value=0,
+        max_value=100,
+        allow_null=True,
+        required=False,
+        help_text=_(
+            "The count of a single-list experiment, from 0 to the card's number of "
+            "items; empty unless the status is complete. A double list sends counts."
+        ),
     )
     counts = serializers.DictField(
         child=serializers.IntegerField(min_value=0, max_value=100, allow_null=True),
         required=False,
         allow_null=True,
+        help_text=_(
+            'A double list\'s counts by list code, e.g. {"A": 2, "B": 3}: one for '
+            "each list when the status is complete (J, or J + 1 on the list that "
+            "carries the sensitive item), none otherwise. A list out of range is "
+            "refused, naming counts."
+        ),
     )
-    answers = serializers.DictField(required=False, default=dict)
+    answers = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text=_(
+            "Covariate answers by question code; a list experiment's direct question "
+            'is answered here under its code ("1" yes, "0" no).'
+        ),
+    )
     place = serializers.CharField(max_length=60)
     language = serializers.CharField(max_length=5, required=False, allow_blank=True)
     registered_at = serializers.DateTimeField(required=False, allow_null=True)
@@ -176,12 +200,22 @@ class MicrodataRowSerializer(serializers.Serializer):
     language = serializers.CharField(allow_blank=True)
     interviewer = serializers.CharField(allow_null=True)
     arm = serializers.CharField()
-    item_order = serializers.CharField(allow_blank=True)
+    item_order = serializers.CharField(
+        allow_blank=True, help_text=_("The first list's items in the order shown.")
+    )
+    item_order_2 = serializers.CharField(
+        allow_blank=True,
+        help_text=_("A double list's second list in the order shown; else empty."),
+    )
     source = serializers.CharField()
     simulated = serializers.IntegerField()
     status = serializers.CharField()
-    count = serializers.IntegerField(allow_null=True)
-    second_count = serializers.IntegerField(allow_null=True)
+    count = serializers.IntegerField(
+        allow_null=True, help_text=_("The count (a double list's first list).")
+    )
+    second_count = serializers.IntegerField(
+        allow_null=True, help_text=_("A double list's second list's count.")
+    )
     weight = serializers.FloatField(allow_null=True)
     late = serializers.IntegerField()
     registered_at = serializers.DateTimeField(allow_null=True)

@@ -104,6 +104,15 @@ class ResponsesView(APIView):
     @extend_schema(
         request=SyncBatchSerializer,
         responses={200: SyncAnswerSerializer, **BAD_REQUEST, **REFUSED},
+        description=(
+            "Each response is checked and stored on its own, and gets its own "
+            "result. A single list's count comes in `count`; a double list's in "
+            '`counts`, one per list code (`{"A": 2, "B": 3}`). A count outside its '
+            "list's range (0..J, or 0..J + 1 on the list carrying the sensitive "
+            "item) rejects that response with an error under `count` or `counts`. "
+            "The answer to a list experiment's direct question travels in `answers` "
+            "under the question's code."
+        ),
     )
     def post(self, request):
         shape = SyncRequestSerializer(data=request.data)

@@ -520,6 +520,8 @@
         card_shown_at: null,
         status: null,
         count: null,
+        counts: null,
+        list_step: 0,
         step: "card",
       };
       s.settings.put(interview, "current");
@@ -555,11 +557,24 @@
     }
   }
 
+  // The slot's lists in the order they are asked: the wave's cards give it, since
+  // the server may hand the slot's lists over in any order.
+  function slotLists(wave, slot) {
+    const codes = wave.cards.map((c) => c.code).filter((code) => code in slot.item_order);
+    Object.keys(slot.item_order).forEach((code) => {
+      if (!codes.includes(code)) {
+        codes.push(code);
+      }
+    });
+    return codes;
+  }
+
   async function cardShow() {
     const current = state.current;
     const wave = state.waves.find((w) => w.id === current.wave);
     const slot = state.slots.find((s) => s.id === current.slot);
-    const listCode = Object.keys(slot.item_order)[0];
+    const lists = slotLists(wave, slot);
+    const listCode = lists[current.list_step || 0];
     const order = slot.item_order[listCode];
     const card = wave.cards.find((c) => c.code === listCode) || wave.cards[0];
     const texts = card.languages[current.language] || card.languages.en || {};
@@ -568,6 +583,14 @@
       itemText[item.code] = item.text;
     });
 
+    const step = $("list-step");
+    step.hidden = lists.length < 2;
+    step.dataset.list = listCode;
+    step.textContent = t(
+      "list_step",
+      { number: (current.list_step || 0) + 1, lists: lists.length },
+      current.language
+    );
     $("card-instructions").textContent = texts.instructions || "";
     $("card-items").replaceChildren(
       ...order.map((code) => element("li", { "data-item": code, text: itemText[code] || code }))
@@ -601,14 +624,32 @@
     }
   }
 
+  // A double list's first count leads to the second list's card; a refusal, a
+  // "don't know" or a break-off on either list ends the cards without a count.
   async function countSave(outcome) {
     const current = state.current;
+    const wave = state.waves.find((w) => w.id === current.wave);
+    const slot = state.slots.find((s) => s.id === current.slot);
+    const lists = slotLists(wave, slot);
+    const at = current.list_step || 0;
     if (/^\d+$/.test(outcome)) {
       current.status = "complete";
-      current.count = Number(outcome);
+      if (lists.length > 1) {
+        current.counts = Object.assign({}, current.counts, { [lists[at]]: Number(outcome) });
+        current.count = null;
+        if (at + 1 < lists.length) {
+          current.list_step = at + 1;
+          await settingSet("current", current);
+          cardShow();
+          return;
+        }
+      } else {
+        current.count = Number(outcome);
+      }
     } else {
       current.status = outcome;
       current.count = null;
+      current.counts = null;
     }
     if (current.status === "broken_off") {
       await interviewSave({});
@@ -712,11 +753,12 @@
 
   async function interviewSave(answers) {
     const current = state.current;
+    const complete = current.status === "complete";
     const item = {
       uuid: current.uuid,
       slot: current.slot,
       status: current.status,
-      count: current.status === "complete" ? current.count : null,
+      count: complete ? current.count : null,
       answers,
       place: current.place,
       language: current.language,
@@ -725,6 +767,9 @@
       started_at: current.started_at,
       finished_at: new Date().toISOString(),
     };
+    if (current.counts) {
+      item.counts = complete ? current.counts : null;
+    }
     await transact(["queue", "slots", "settings"], "readwrite", async (s) => {
       const slot = await done(s.slots.get(current.slot));
       if (slot) {

@@ -61,6 +61,7 @@ def test_accepting_a_conflict_applies_its_count_and_keeps_the_stored_version(
     assert held.previous == {
         "status": "complete",
         "count": 2,
+        "second_count": None,
         "answers": {"gender": "1", "age": 40},
     }
     assert held.resolution == HeldSubmission.ACCEPTED

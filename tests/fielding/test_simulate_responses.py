@@ -147,3 +147,20 @@ def test_it_refuses_a_wave_whose_survey_has_no_list_experiment(db):
     wave = Wave.objects.create(survey=survey, name="Bare wave")
 
     assert refused(wave.pk, 10) == "The wave's survey has no list experiment."
+
+
+def test_resampling_a_double_list_keeps_both_counts_together(db):
+    data = b"ya,ta,yb,tb\n3,1,0,0\n0,0,4,1\n"
+    wave = import_csv(
+        data, items=3, outcome="ya", treat="ta", second_outcome="yb", second_treat="tb"
+    ).wave
+    last = last_respondent(wave)
+
+    simulate(wave, 20, "--seed", "3")
+
+    drawn = Response.objects.filter(assignment__respondent__pk__gt=last)
+    assert {(r.assignment.arm, r.count, r.second_count) for r in drawn} <= {
+        ("A", 3, 0),
+        ("B", 0, 4),
+    }
+    assert drawn.count() == 20

@@ -154,7 +154,9 @@ def test_loading_the_demo_twice_changes_nothing(demo_wave):
     assert demo_load() is None
 
     assert stored_counts() == before
-    assert Survey.objects.get().waves.get() == demo_wave
+    survey = Survey.objects.get()
+    assert survey.waves.get(status=Wave.FIELDING) == demo_wave
+    assert survey.waves.get(status=Wave.DRAFT).strata.count() == 3
 
 
 # manage.py setup_demo
@@ -184,7 +186,7 @@ def test_setup_demo_loads_without_debug_when_allowed_and_twice_says_so(db, setti
     first = setup_demo("--allow-without-debug")
     second = setup_demo("--allow-without-debug")
 
-    wave = Wave.objects.get()
+    wave = Wave.objects.get(status=Wave.FIELDING)
     assert f"Loaded the demo survey and wave {wave.pk}" in first
     assert "The demo survey is already loaded." in second
     assert "password admin-demo" in second

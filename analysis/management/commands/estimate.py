@@ -6,8 +6,13 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from analysis.estimators.designs import double_list_estimates, multi_item_estimates
-from analysis.estimators.report import ReportData, ReportSpec, report
+from analysis.estimators.report import (
+    DOUBLE,
+    SEVERAL_ITEMS,
+    ReportData,
+    ReportSpec,
+    report,
+)
 from analysis.formatting import INTERVAL_NOTE, as_csv, as_json, as_text, design_text
 from fielding.tabular import (
     Problem,
@@ -75,8 +80,9 @@ class Command(BaseCommand):
     help = (
         "Estimates from a CSV file, without a database: the difference in means overall "
         "and within every level of each --by column, weighted if asked, group "
-        "differences, the design-effect test and regression models. Bad rows are "
-        "reported (exit 2)."
+        "differences, the design-effect test, regression models and the balance of "
+        "covariates across arms; several sensitive items (--arms) and double lists "
+        "(--second-list). Bad rows are reported (exit 2)."
     )
 
     def add_arguments(self, parser):
@@ -122,6 +128,11 @@ class Command(BaseCommand):
             "--direct", default="", help="column of the direct question (1 yes, 0 no)"
         )
         parser.add_argument(
+            "--balance",
+            action="append",
+            help="covariates whose balance across arms to check (numbers or codes)",
+        )
+        parser.add_argument(
             "--format", choices=["table", "csv", "json"], default="table"
         )
 
@@ -140,6 +151,7 @@ class Command(BaseCommand):
             covariates=tuple(several(options["covariates"])),
             predict_by=tuple(several(options["predict_by"])),
             direct=bool(options["direct"]),
+            balance=tuple(several(options["balance"])),
         )
         if spec.predict_by and not spec.model:
             raise CommandError(
@@ -155,10 +167,11 @@ class Command(BaseCommand):
             )
 
         if options["arms"] or options["second_list"]:
-            result = self.other_design(path, options)
+            result = self.other_design(path, options, spec)
+            render = {"table": design_text, "csv": as_csv, "json": as_json}
             self.stdout.write(
-                as_json(result) if options["format"] == "json" else design_text(result),
-                ending="\n",
+                render[options["format"]](result),
+                ending="" if options["format"] == "csv" else "\n",
             )
             return
 
@@ -182,6 +195,7 @@ class Command(BaseCommand):
             *(variable for variable, _a, _b in spec.compare),
             *spec.covariates,
             *spec.predict_by,
+            *spec.balance,
             *(
                 options[k]
                 for k in ("weight", "strata", "cluster", "direct")
@@ -216,14 +230,9 @@ class Command(BaseCommand):
         self, table: Table, columns, options, spec: ReportSpec
     ) -> ReportData:
         level_names = [*spec.by, *(v for v, _a, _b in spec.compare), *spec.predict_by]
-        model_columns, coded = {}, set()
-        for name in spec.covariates:
-            values = table.column(name)
-            if is_numeric(values):
-                model_columns[name] = number_array(values)
-            else:
-                model_columns[name] = level_array(values)
-                coded.add(name)
+        model_columns, coded = covariate_columns(
+            table, [*spec.covariates, *spec.balance]
+        )
         return ReportData(
             counts=np.array(columns.counts, dtype=float),
             treated=np.array(columns.treated, dtype=bool),
@@ -247,26 +256,46 @@ class Command(BaseCommand):
                 if options["direct"]
                 else None
             ),
+            balance_strata=level_array(table.column(options["strata"]))
+            if options["strata"]
+            else None,
         )
 
-    def other_design(self, path: Path, options) -> dict:
+    def other_design(self, path: Path, options, spec: ReportSpec) -> dict:
         """Several sensitive items (``--arms``) or a double list (``--second-list``)."""
+        if options["weight"] or options["cluster"]:
+            raise CommandError(
+                "--weight and --cluster are for a single list; with --arms or "
+                "--second-list the estimates are unweighted (--strata is used only "
+                "for --balance).",
+                returncode=2,
+            )
         try:
             table = read_table(path.read_bytes(), name=path.name)
+            named = [*spec.by, *spec.balance, options["strata"]]
+            require_columns(table, [name for name in dict.fromkeys(named) if name])
             if options["arms"]:
-                result = self.several_items(table, options)
+                data = self.several_items(table, options)
             else:
-                result = self.double_list(table, options)
+                data = self.double_list(table, options)
         except TableError as error:
             for line in error.lines():
                 self.stderr.write(f"{path.name}: {line}")
             raise CommandError("No estimate was made.", returncode=2) from None
+
+        columns, coded = covariate_columns(table, list(spec.balance))
+        data.levels = {name: level_array(table.column(name)) for name in spec.by}
+        data.columns, data.coded = columns, frozenset(coded)
+        if options["strata"]:
+            data.balance_strata = level_array(table.column(options["strata"]))
+        try:
+            result = report(data, spec)
         except ValueError as error:
             raise CommandError(str(error), returncode=2) from None
         result["interval"] = INTERVAL_NOTE
         return result
 
-    def several_items(self, table: Table, options) -> dict:
+    def several_items(self, table: Table, options) -> ReportData:
         arms = several(options["arms"])
         if len(arms) < 2:
             raise CommandError("--arms names the control arm and at least one item.", 2)
@@ -296,16 +325,17 @@ class Command(BaseCommand):
             labels.append(arm)
         if problems:
             raise TableError(problems)
-        estimates = multi_item_estimates(
-            np.array(counts, dtype=float),
-            np.array(labels, dtype=object),
-            control=arms[0],
-            items=arms[1:],
-            J=items,
+        labels = np.array(labels, dtype=object)
+        return ReportData(
+            counts=np.array(counts, dtype=float),
+            treated=labels != arms[0],
+            items=items,
+            list_design=SEVERAL_ITEMS,
+            arms=labels,
+            arm_names=tuple(arms),
         )
-        return estimates.to_dict()
 
-    def double_list(self, table: Table, options) -> dict:
+    def double_list(self, table: Table, options) -> ReportData:
         outcome_b, _sep, treat_b = options["second_list"].partition(",")
         if not outcome_b or not treat_b:
             raise CommandError("--second-list takes OUTCOME,TREAT.", returncode=2)
@@ -326,10 +356,27 @@ class Command(BaseCommand):
                 )
         if problems:
             raise TableError(problems)
-        return double_list_estimates(
-            np.array(first.counts, dtype=float),
-            np.array(second.counts, dtype=float),
-            np.array(first.treated, dtype=bool),
-            items,
-            items,
-        ).to_dict()
+        on_a = np.array(first.treated, dtype=bool)
+        return ReportData(
+            counts=np.array(first.counts, dtype=float),
+            treated=on_a,
+            items=items,
+            list_design=DOUBLE,
+            arms=np.where(on_a, "A", "B").astype(object),
+            arm_names=("A", "B"),
+            second_counts=np.array(second.counts, dtype=float),
+            second_items=items,
+        )
+
+
+def covariate_columns(table: Table, names: list[str]) -> tuple[dict, set]:
+    """Each named column as numbers when every value reads as one, else as codes."""
+    columns, coded = {}, set()
+    for name in dict.fromkeys(names):
+        values = table.column(name)
+        if is_numeric(values):
+            columns[name] = number_array(values)
+        else:
+            columns[name] = level_array(values)
+            coded.add(name)
+    return columns, coded

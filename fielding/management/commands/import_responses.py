@@ -1,4 +1,8 @@
-"""python manage.py import_responses FILE --items J --outcome COL --treat COL ..."""
+"""python manage.py import_responses FILE --items J --outcome COL --treat COL ...
+
+``--arms control,a,b`` (several sensitive items), ``--second-list OUTCOME,TREAT``
+(a double list) and ``--direct COL`` (a direct question) import the other designs.
+"""
 
 from pathlib import Path
 
@@ -38,6 +42,27 @@ class Command(BaseCommand):
         parser.add_argument(
             "--place", default="", help="settlement code or name column"
         )
+        parser.add_argument(
+            "--arms",
+            action="append",
+            help="several sensitive items: the arms the --treat column holds, "
+            "control first (control,a,b)",
+        )
+        parser.add_argument(
+            "--second-list",
+            default="",
+            help="a double list's second list: OUTCOME,TREAT (TREAT 1 = the "
+            "sensitive item is on that list; exactly one list's is 1)",
+        )
+        parser.add_argument(
+            "--second-items",
+            type=int,
+            default=0,
+            help="J of the second list, if it differs from --items",
+        )
+        parser.add_argument(
+            "--direct", default="", help="direct question column: 1 yes, 0 no, empty"
+        )
 
     def handle(self, *args, **options):
         path = Path(options["file"])
@@ -55,6 +80,15 @@ class Command(BaseCommand):
             if wave is None:
                 raise CommandError(f"No wave with id {options['wave']}.", returncode=2)
 
+        second_outcome, second_treat = "", ""
+        if options["second_list"]:
+            parts = [part.strip() for part in options["second_list"].split(",")]
+            if len(parts) != 2 or not all(parts):
+                raise CommandError(
+                    "--second-list takes OUTCOME,TREAT, e.g. y2,treat2.", returncode=2
+                )
+            second_outcome, second_treat = parts
+
         spec = ImportSpec(
             items=options["items"],
             outcome=options["outcome"],
@@ -64,6 +98,11 @@ class Command(BaseCommand):
             numeric=tuple(several(options["numeric"])),
             weight=options["weight"],
             place=options["place"],
+            arms=tuple(several(options["arms"])),
+            second_outcome=second_outcome,
+            second_treat=second_treat,
+            second_items=options["second_items"],
+            direct=options["direct"],
         )
         try:
             table = read_table(path.read_bytes(), name=path.name)
@@ -78,3 +117,5 @@ class Command(BaseCommand):
             f"({summary.missing_counts} without a count) into wave "
             f"{summary.wave.pk} “{summary.wave.name}”."
         )
+        for note in summary.notes:
+            self.stdout.write(note)
