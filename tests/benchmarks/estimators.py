@@ -16,9 +16,9 @@ import numpy as np
 
 from analysis.estimators.report import ReportData, ReportSpec, report
 from tests.benchmarks.common import (
-    J,
     REGIONS,
     ROOT,
+    J,
     csv_path,
     interleaved,
     respondents,
@@ -106,8 +106,8 @@ def run(sizes=SIZES) -> dict:
         )
         timed = interleaved(
             {
-                "report": lambda: report(report_data, spec),
-                "floor": lambda: numpy_floor(data.y, data.treat, codes, levels),
+                "report": lambda: report(report_data, spec),  # noqa: B023
+                "floor": lambda: numpy_floor(data.y, data.treat, codes, levels),  # noqa: B023
             },
             REPEAT[n],
         )

@@ -364,15 +364,23 @@ def test_the_import_command_names_the_problem_and_stores_nothing(
 # A 50 MB file
 
 
+FIFTY_MB = 50 * 1024 * 1024
+WIDE_ROWS = 10_000
+
+
 def fifty_megabytes(last_row: bytes) -> bytes:
-    """A 50 MB file of 10,000 wide rows (as an export with many columns gives), the
-    last one ``last_row``, made in memory."""
-    columns = 500
+    """A 50 MB file of 10,000 wide rows (an export with 50 free-text columns), the
+    last one starting with ``last_row``, made in memory."""
+    columns = 50
     header = b"y,treat," + b",".join(b"q%d" % n for n in range(columns)) + b"\n"
-    filler = b"," + b",".join([b"answer%03d" % (n % 1000) for n in range(columns)])
-    rows = [b"%d,%d" % (n % 4, n % 2) + filler + b"\n" for n in range(9_999)]
-    data = header + b"".join(rows) + last_row + filler + b"\n"
-    return data + b"\n" * (50 * 1024 * 1024 - len(data))
+    cells = (b"," + b"an answer in free text " * 4) * columns + b"\n"
+    rows = [b"%d,%d" % (n % 4, n % 2) + cells for n in range(WIDE_ROWS - 1)]
+    data = header + b"".join(rows)
+    # The last row's cells share what is left, each under the CSV reader's limit.
+    room = FIFTY_MB - len(data) - len(last_row) - 1 - columns
+    size, extra = divmod(room, columns)
+    last = [b"," + b"z" * (size + (n < extra)) for n in range(columns)]
+    return data + last_row + b"".join(last) + b"\n"
 
 
 def test_a_50_mb_file_over_the_import_limit_is_refused_with_its_size(
@@ -393,15 +401,15 @@ def test_a_50_mb_file_over_the_import_limit_is_refused_with_its_size(
 def test_a_50_mb_file_under_the_limit_is_read_whole_and_its_bad_row_named(
     admin_client, settings, stored_rows
 ):
-    assert settings.IMPORT_MAX_BYTES >= 50 * 1024 * 1024
+    assert settings.IMPORT_MAX_BYTES >= FIFTY_MB
     before = stored_rows()
 
     reply = upload(admin_client, fifty_megabytes(b"9,0"), name="big.csv")
 
     assert reply.status_code == 200
     assert said(reply) == [
-        "line 10001, column “y”: the count must be a whole number from 0 to 3 on "
-        "the control list, not “9”."
+        f"line {WIDE_ROWS + 1}, column “y”: the count must be a whole number from 0 "
+        "to 3 on the control list, not “9”."
     ]
     assert stored_rows() == before
 

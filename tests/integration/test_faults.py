@@ -38,6 +38,8 @@ pytestmark = pytest.mark.integration
 # Short enough to wait out in a test; every process of the site reads the same value.
 LEASE = 5
 DATABASE = "listexp_faults"
+# Real work for the pilot wave's 1,000 respondents: four breakdowns, the design-effect
+# test and a maximum-likelihood model.
 JOB_SPEC = (
     "by=['gender', 'university', 'ethnicity', 'stratum'], design_test=True, "
     "model='ml', covariates=['gender', 'ethnicity', 'age']"
@@ -58,8 +60,6 @@ def site():
         redis.destroy()
         shutil.rmtree(workspace, ignore_errors=True)
         pytest.fail(f"the fault tests need PostgreSQL and Redis installed: {error}")
-    with postgres.connect() as connection:
-        connection.execute(f"CREATE DATABASE {DATABASE}")
     site = Site.on(
         workspace,
         postgres,
@@ -69,6 +69,8 @@ def site():
         CELERY_QUEUE="listexp-faults",
     )
     try:
+        with postgres.connect() as connection:
+            connection.execute(f"CREATE DATABASE {DATABASE}")
         site.manage("migrate", "--noinput")
         site.manage("setup_demo")
         yield site
@@ -177,6 +179,31 @@ def succeeded_lines(*workers) -> list[str]:
     ]
 
 
+def test_the_queue_gives_a_lost_task_back_within_the_hour_and_jobs_hold_a_lease(
+    site,
+):
+    conf = site.python(
+        "import json\n"
+        "from django.conf import settings\n"
+        "from analysis.tasks import run_estimate_job as task\n"
+        "from survey.celery import app\n"
+        "print(json.dumps({\n"
+        "    'acks_late': task.acks_late,\n"
+        "    'reject_on_worker_lost': task.reject_on_worker_lost,\n"
+        "    'prefetch': app.conf.worker_prefetch_multiplier,\n"
+        "    'visibility': app.conf.broker_transport_options['visibility_timeout'],\n"
+        "    'lease': settings.JOB_LEASE_SECONDS,\n"
+        "}))"
+    )
+
+    assert conf["acks_late"] and conf["reject_on_worker_lost"]
+    assert conf["prefetch"] == 1
+    assert conf["lease"] == LEASE
+    # Longer than a busy task's wait before it tries again (one default lease, 120 s),
+    # which Redis would otherwise hand out twice; shorter than Redis's default hour.
+    assert 120 < conf["visibility"] < 3600
+
+
 def test_a_job_whose_pool_process_is_killed_is_redelivered_and_waits_out_the_lease(
     processes,
 ):
@@ -225,7 +252,7 @@ def test_a_job_whose_worker_is_killed_is_taken_over_by_the_sweep_once_the_lease_
 
     # Redis hands the dead worker's task out again only after its visibility timeout
     # (ten minutes); the sweep hands the job on, but not before the lease lapses.
-    second = site.worker("second")
+    second = site.worker("second", ready=False)
     swept = site.manage("revive_jobs").stdout
     if "Handed on 0" in swept:
         assert job_row(site, job_id)["attempts"] == 1
@@ -299,7 +326,7 @@ def test_a_job_started_while_redis_is_down_stays_pending_until_the_sweep(
 
     # A pending job is handed on again once a lease period has passed since the
     # last try, so a page that polls does not flood a queue that is down.
-    worker = site.worker("after-outage")
+    worker = site.worker("after-outage", ready=False)
     wait_until(
         lambda: (
             job_row(site, job_id)["now"]
@@ -369,6 +396,12 @@ def test_a_batch_cut_off_by_a_database_restart_is_stored_once_when_sent_again(
         )
         return dict(rows)
 
+    def respondents() -> int:
+        return site.value(
+            "SELECT count(*) FROM fielding_respondent WHERE client_uuid = ANY(%s)",
+            [list(sent)],
+        )
+
     first = {}
 
     def send_first():
@@ -383,7 +416,9 @@ def test_a_batch_cut_off_by_a_database_restart_is_stored_once_when_sent_again(
     sender.join(timeout=60)
     cut_off = stored()
 
+    # The interview being stored when the database went was rolled back whole.
     assert 0 < len(cut_off) < len(batch)
+    assert respondents() == len(cut_off)
     assert first["reply"].status_code == 503
     assert "cannot reach its database" in first["reply"].json()["detail"]
 
@@ -398,6 +433,7 @@ def test_a_batch_cut_off_by_a_database_restart_is_stored_once_when_sent_again(
     assert results.count("duplicate") == len(cut_off)
     assert results.count("created") == len(batch) - len(cut_off)
     assert stored() == sent
+    assert respondents() == len(batch)
     assert site.value(
         "SELECT count(*) FROM fielding_allocationslot WHERE device_id = "
         "(SELECT max(id) FROM fielding_accesstoken) AND status = 'used'"

@@ -322,8 +322,11 @@ class Site:
             self.started.append(process)
         return process
 
-    def worker(self, name: str, pool: str = "solo", **env: str) -> Process:
-        """A Celery worker on the site's queue; ready once it says so in its log."""
+    def worker(
+        self, name: str, pool: str = "solo", ready: bool = True, **env: str
+    ) -> Process:
+        """A Celery worker on the site's queue; with ``ready``, once it says in its
+        log that it takes tasks."""
         process = self.spawn(
             name,
             [
@@ -334,13 +337,16 @@ class Site:
             ],
             **env,
         )  # fmt: skip
-        wait_until(
-            lambda: "ready." in process.output() or process.popen.poll() is not None,
-            60,
-            f"worker {name} ready",
-            every=0.1,
-        )
-        assert process.popen.poll() is None, process.output()
+        if ready:
+            wait_until(
+                lambda: (
+                    "ready." in process.output() or process.popen.poll() is not None
+                ),
+                60,
+                f"worker {name} ready",
+                every=0.1,
+            )
+            assert process.popen.poll() is None, process.output()
         return process
 
     def web(self, name: str = "web", workers: int = 2) -> "WebServer":
@@ -352,7 +358,7 @@ class Site:
             [
                 sys.executable, "-m", "gunicorn", "survey.wsgi",
                 "-b", f"127.0.0.1:{port}", "-w", str(workers), "--threads", "2",
-                "--timeout", "60", "--graceful-timeout", "5",
+                "--timeout", "60", "--graceful-timeout", "1",
             ],
             track=False,
         )  # fmt: skip
