@@ -244,11 +244,13 @@ def figure_image(job: EstimateJob, name: str, image_format: str) -> bytes:
     result = job.result
     headings = {key: str(label) for key, label in FIELDING_VARIABLES.items()}
     overall = _("Entire sample")
+    # xgettext:no-python-format
     note = _("95% confidence intervals use the normal approximation.")
     if name == "estimates":
         return figures.estimates_chart(
             figures.estimate_sections(result, overall, headings),
             title=str(FIGURE_TITLES[name]),
+            # xgettext:no-python-format
             axis_label=_("Percent, with 95% confidence interval"),
             missing_label=_("no estimate"),
             note=note,
@@ -262,6 +264,7 @@ def figure_image(job: EstimateJob, name: str, image_format: str) -> bytes:
             later_label=result["later"]["wave"]["name"],
             estimate_axis_label=_("Estimate in each wave (%)"),
             change_title=_("Change, later minus earlier"),
+            # xgettext:no-python-format
             change_axis_label=_("Percentage points, with 95% confidence interval"),
             missing_label=_("no estimate"),
             note=note,

@@ -1,8 +1,8 @@
 """Reads that the tablet API and the microdata download share."""
 
-from django.db.models import QuerySet
+from django.db.models import Min, QuerySet
 
-from fielding.models import Assignment
+from fielding.models import Assignment, Respondent
 from survey.cards import list_codes, wave_snapshot
 from survey.models import ItemList, Settlement, Wave
 from survey.roles import ADMINISTRATOR, has_role
@@ -67,6 +67,7 @@ MICRODATA_FIXED = [
     "respondent_id",
     "external_id",
     "wave_id",
+    "experiment",
     "stratum",
     "region",
     "place",
@@ -91,13 +92,30 @@ MICRODATA_FIXED = [
 ]
 
 
-def microdata_columns(wave: Wave, recodes: bool = False) -> list[str]:
+def microdata_columns(
+    wave: Wave, recodes: bool = False, identifiers: bool = True
+) -> list[str]:
     """The fixed columns, one per question and, with ``recodes``, one per recode
-    (named by the recode, holding the level its question's answer falls in)."""
+    (named by the recode, holding the level its question's answer falls in).
+    Without ``identifiers`` there is no ``external_id``."""
     columns = MICRODATA_FIXED + [q.code for q in wave.survey.questions.all()]
     if recodes:
         columns += [r.name for r in wave.survey.recodes.all()]
+    if not identifiers:
+        columns.remove("external_id")
     return columns
+
+
+def interviewer_numbers(wave: Wave) -> dict[str, int]:
+    """Each interviewer's number within the wave, in the order of their first
+    respondent, so an interviewer keeps their number as the wave grows."""
+    firsts = (
+        Respondent.objects.filter(wave=wave, interviewer__isnull=False)
+        .values("interviewer__username")
+        .annotate(first=Min("pk"))
+        .order_by("first")
+    )
+    return {row["interviewer__username"]: n for n, row in enumerate(firsts, start=1)}
 
 
 def microdata_assignments(wave: Wave) -> QuerySet:
@@ -131,13 +149,19 @@ def list_orders(order, lists: list[str]) -> tuple[str, str]:
 
 
 def microdata_rows(
-    wave: Wave, assignments: QuerySet | None = None, recodes: bool = False
+    wave: Wave,
+    assignments: QuerySet | None = None,
+    recodes: bool = False,
+    identifiers: bool = True,
 ):
     """One dict per assignment of ``wave`` (or of ``assignments``, a slice of
     `microdata_assignments`, for one page), streamed from the database in chunks.
-    With ``recodes``, the columns `microdata_columns` adds for them too."""
+    With ``recodes``, the columns `microdata_columns` adds for them too. Without
+    ``identifiers``, no ``external_id`` and interviewers by number, not user name."""
     questions = [q.code for q in wave.survey.questions.all()]
     lists_of = experiment_lists(wave)
+    experiments = dict(wave.survey.experiments.values_list("id", "code"))
+    numbers = {} if identifiers else interviewer_numbers(wave)
     mappings = {
         r.name: (r.question.code, r.mapping)
         for r in (wave.survey.recodes.select_related("question") if recodes else [])
@@ -201,6 +225,7 @@ def microdata_rows(
             "respondent_id": rid,
             "external_id": external,
             "wave_id": wave.pk,
+            "experiment": experiments.get(experiment_id),
             "stratum": stratum,
             "region": region,
             "place": place,
@@ -227,4 +252,7 @@ def microdata_rows(
         for name, (question, mapping) in mappings.items():
             value = answers.get(question)
             record[name] = None if value is None else mapping.get(str(value))
+        if not identifiers:
+            del record["external_id"]
+            record["interviewer"] = numbers.get(interviewer)
         yield record

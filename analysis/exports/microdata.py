@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from django.db.models import Min
 from django.utils import translation
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
@@ -100,7 +99,6 @@ class MicrodataExport:
     language: str
     columns: list[Column]
     identifiers: bool
-    interviewer_numbers: dict[str, int]
 
     @property
     def names(self) -> list[str]:
@@ -126,6 +124,12 @@ def fixed_columns(wave: Wave, identifiers: bool) -> dict[str, Column]:
         Column("respondent_id", _("Respondent (number in this database)"), INTEGER),
         Column("external_id", _("Respondent id given at import"), TEXT),
         Column("wave_id", _("Wave (number in this database)"), INTEGER),
+        Column(
+            "experiment",
+            _("List experiment"),
+            CODED,
+            dict(wave.survey.experiments.values_list("code", "name")),
+        ),
         Column(
             "stratum",
             _("Stratum"),
@@ -210,17 +214,6 @@ def survey_columns(wave: Wave, language: str) -> dict[str, Column]:
     return columns
 
 
-def interviewer_numbers(wave: Wave) -> dict[str, int]:
-    """Each interviewer's number, in the order of their first respondent."""
-    firsts = (
-        Respondent.objects.filter(wave=wave, interviewer__isnull=False)
-        .values("interviewer__username")
-        .annotate(first=Min("pk"))
-        .order_by("first")
-    )
-    return {row["interviewer__username"]: n for n, row in enumerate(firsts, start=1)}
-
-
 def microdata_plan(*, wave: Wave, format: str, language: str) -> MicrodataExport:
     """The columns and labels of an export of ``wave``, checked, nothing recorded.
 
@@ -253,16 +246,13 @@ def microdata_plan(*, wave: Wave, format: str, language: str) -> MicrodataExport
     identifiers = wave.survey.export_identifiers
     with translation.override(language):
         known = {**fixed_columns(wave, identifiers), **survey_columns(wave, language)}
-    names = microdata_columns(wave, recodes=True)
-    if not identifiers:
-        names = [name for name in names if name != "external_id"]
+    names = microdata_columns(wave, recodes=True, identifiers=identifiers)
     return MicrodataExport(
         wave=wave,
         format=format,
         language=language,
         columns=[known.get(name) or Column(name, name, TEXT) for name in names],
         identifiers=identifiers,
-        interviewer_numbers={} if identifiers else interviewer_numbers(wave),
     )
 
 
@@ -285,13 +275,7 @@ def microdata_export(
 
 def records(export: MicrodataExport) -> Iterator[dict]:
     """The wave's rows with the identifiers the survey allows."""
-    numbers = export.interviewer_numbers
-    for row in microdata_rows(export.wave, recodes=True):
-        if not export.identifiers:
-            row.pop("external_id", None)
-            name = row.get("interviewer")
-            row["interviewer"] = None if name is None else numbers.get(name)
-        yield row
+    yield from microdata_rows(export.wave, recodes=True, identifiers=export.identifiers)
 
 
 # CSV

@@ -70,7 +70,9 @@ def column_labels() -> dict[str, str]:
         "label": _("Level of the variable (its label)"),
         "estimate": _("Estimate: treatment mean minus control mean (proportion)"),
         "se": _("Standard error"),
+        # xgettext:no-python-format
         "ci_low": _("Lower end of the 95% confidence interval (normal)"),
+        # xgettext:no-python-format
         "ci_high": _("Upper end of the 95% confidence interval (normal)"),
         "n_treatment": _("Respondents with a count, treatment list"),
         "n_control": _("Respondents with a count, control list"),

@@ -191,14 +191,23 @@ class MicrodataRowSerializer(serializers.Serializer):
     """
 
     respondent_id = serializers.IntegerField()
-    external_id = serializers.CharField(allow_null=True)
+    external_id = serializers.CharField(
+        allow_null=True,
+        required=False,
+        help_text="Only when the survey exports identifiers.",
+    )
     wave_id = serializers.IntegerField()
+    experiment = serializers.CharField(allow_null=True)
     stratum = serializers.CharField(allow_null=True)
     region = serializers.CharField(allow_null=True)
     place = serializers.CharField(allow_null=True)
     mode = serializers.CharField(allow_blank=True)
     language = serializers.CharField(allow_blank=True)
-    interviewer = serializers.CharField(allow_null=True)
+    interviewer = serializers.CharField(
+        allow_null=True,
+        help_text="User name when the survey exports identifiers; otherwise a number "
+        "within the wave.",
+    )
     arm = serializers.CharField()
     item_order = serializers.CharField(
         allow_blank=True, help_text=_("The first list's items in the order shown.")

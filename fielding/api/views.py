@@ -41,7 +41,8 @@ from fielding.selectors import (
     waves_for_tablet,
 )
 from fielding.sync import REJECTED, SyncResult, responses_sync
-from survey.models import Wave
+from survey.audit import audit_record
+from survey.models import AuditEvent, Wave
 
 # What every endpoint may answer instead: a 400 names the fields (or gives a detail),
 # the others give a sentence in ``detail``.
@@ -184,7 +185,9 @@ class WaveResponsesView(ListAPIView):
         page = self.paginate_queryset(self.get_queryset())
         ids = [assignment.pk for assignment in page]
         rows = microdata_rows(
-            self.wave, microdata_assignments(self.wave).filter(pk__in=ids)
+            self.wave,
+            microdata_assignments(self.wave).filter(pk__in=ids),
+            identifiers=self.wave.survey.export_identifiers,
         )
         return self.get_paginated_response(list(rows))
 
@@ -213,12 +216,14 @@ class WaveResponsesCsvView(APIView):
     )
     def get(self, request, wave_id: int):
         wave = get_object_or_404(Wave, pk=wave_id)
-        columns = microdata_columns(wave)
+        identifiers = wave.survey.export_identifiers
+        columns = microdata_columns(wave, identifiers=identifiers)
         writer = csv.DictWriter(Echo(), fieldnames=columns, extrasaction="ignore")
+        audit_record(request.user, AuditEvent.EXPORTED, wave, "microdata csv (API)")
 
         def lines():
             yield "\ufeff" + writer.writeheader()
-            for row in microdata_rows(wave):
+            for row in microdata_rows(wave, identifiers=identifiers):
                 yield writer.writerow(row)
 
         response = StreamingHttpResponse(

@@ -30,6 +30,8 @@ URL = f"postgres://{USER}@{HOST}:{PORT}/{NAME}"
 STAMP = "2024-05-02 10:00:00+00"
 # Rows written to COPY per chunk: a chunk's text is a few megabytes.
 CHUNK = 50_000
+# One key for this process and the servers it starts, made afresh for each run.
+SECRET_KEY = secrets.token_urlsafe(50)
 
 
 def connect(database: str = NAME, autocommit: bool = True) -> psycopg.Connection:
@@ -43,11 +45,12 @@ def server_environment() -> dict[str, str]:
     return {
         "DATABASE_URL": URL,
         "DJANGO_SETTINGS_MODULE": "survey.settings",
-        "SECRET_KEY": os.environ.get("BENCH_SECRET_KEY") or secrets.token_urlsafe(50),
+        "SECRET_KEY": SECRET_KEY,
         "DEBUG": "0",
         "TESTING": "0",
         "HTTPS": "0",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
     }
 
 
@@ -58,7 +61,6 @@ def database_create() -> None:
         admin.execute(f"CREATE DATABASE {NAME}")
 
     os.environ.update(server_environment())
-    os.environ["BENCH_SECRET_KEY"] = os.environ["SECRET_KEY"]
     import django
 
     django.setup()

@@ -29,7 +29,10 @@ def read_csv(reply) -> tuple[bytes, list[dict]]:
 
 @pytest.fixture
 def synced(demo_wave):
-    """One response sent by a tablet of an interviewer with a Kazakh name."""
+    """One response sent by a tablet of an interviewer with a Kazakh name, in a
+    survey whose exports carry identifiers."""
+    demo_wave.survey.export_identifiers = True
+    demo_wave.survey.save(update_fields=["export_identifiers"])
     aigerim = make_user("Әйгерім", INTERVIEWER)
     demo_wave.interviewers.add(aigerim)
     tablet = tablet_for(aigerim)
@@ -124,8 +127,23 @@ def test_the_csv_starts_with_a_byte_order_mark_and_names_the_questions(
     assert reply["Content-Type"] == "text/csv; charset=utf-8"
     assert f"wave{demo_wave.pk}-responses.csv" in reply["Content-Disposition"]
     assert data.startswith(b"\xef\xbb\xbf")
-    assert header[:3] == ["respondent_id", "external_id", "wave_id"]
+    assert header[:3] == ["respondent_id", "wave_id", "experiment"]
     assert header[-4:] == QUESTIONS
+
+
+def test_without_identifiers_interviewers_are_numbers_and_ids_are_left_out(
+    synced, demo_wave, analyst_client
+):
+    demo_wave.survey.export_identifiers = False
+    demo_wave.survey.save(update_fields=["export_identifiers"])
+
+    page = analyst_client.get(json_url(demo_wave), {"page": 11, "page_size": 100})
+    data, rows = read_csv(analyst_client.get(csv_url(demo_wave)))
+
+    (row,) = page.json()["results"]
+    assert "external_id" not in row and row["interviewer"] == 1
+    assert "Әйгерім".encode() not in data
+    assert "external_id" not in rows[0]
 
 
 def test_the_csv_has_one_row_per_respondent(synced, demo_wave, analyst_client):
