@@ -363,3 +363,23 @@ def test_it_rejects_arrays_of_different_lengths():
         difference_in_means(counts, treated[:-1])
     with pytest.raises(ValueError, match="one level per respondent"):
         difference_by_level(counts, treated, as_levels("a"))
+
+
+def test_text_levels_are_coded_the_same_whichever_path_codes_them():
+    rng = np.random.default_rng(7)
+    counts = rng.integers(0, 4, 400).astype(float)
+    treated = rng.random(400) < 0.5
+    texts = np.asarray(["б", "a", "Ә", None], dtype=object)[rng.integers(0, 4, 400)]
+    with_nan = texts.copy()
+    with_nan[0] = float("nan")
+
+    hashed = difference_by_level(counts, treated, texts)
+    sorted_ = difference_by_level(counts, treated, texts.astype(str))
+    fallback = difference_by_level(counts, treated, with_nan)
+
+    assert [level for level, _ in hashed.levels] == ["a", "б", "Ә"]
+    assert [e.estimate for _, e in hashed.levels] == [
+        e.estimate for level, e in sorted_.levels if level != "None"
+    ]
+    assert hashed.n_missing == int(np.equal(texts, None).sum())
+    assert "nan" in [level for level, _ in fallback.levels]
