@@ -120,11 +120,18 @@ def response_record(
     return response
 
 
-def answers_clean(survey, answers: dict) -> dict:
-    """Covariate answers checked against the survey's questions; blanks dropped."""
+def survey_questions(survey) -> dict:
+    """The survey's questions by code, with their choices."""
+    return {q.code: q for q in survey.questions.prefetch_related("choices")}
+
+
+def answers_clean(survey, answers: dict, questions: dict | None = None) -> dict:
+    """Covariate answers checked against the survey's questions; blanks dropped.
+    ``questions``, from `survey_questions`, saves reading them for every answer set."""
     if not isinstance(answers, dict):
         raise FieldingError(_("Answers are a mapping of question codes to answers."))
-    questions = {q.code: q for q in survey.questions.prefetch_related("choices")}
+    if questions is None:
+        questions = survey_questions(survey)
     clean = {}
     for code, value in answers.items():
         question = questions.get(code)

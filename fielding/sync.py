@@ -8,10 +8,10 @@ the rest of a batch. The slot row is locked before the uuid is looked up, so two
 concurrent sends of one response queue behind each other and the second finds the
 first.
 
-On PostgreSQL the lock also takes the rows selected with the slot (its wave, survey,
-stratum and experiment): a wave cannot close while a response is being stored in it,
-and the responses of one survey are stored one at a time. A response for a closed
-wave is held after its transaction is rolled back, so the hold is kept.
+On PostgreSQL the wave's row is also held in share mode: a wave cannot close while a
+response is being stored in it, and responses of one wave, each on its own slot, are
+stored side by side. A response for a closed wave is held after its transaction is
+rolled back, so the hold is kept.
 """
 
 import hashlib
@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fielding.errors import FieldingError
-from fielding.interviewing import answers_clean, counts_checked
+from fielding.interviewing import answers_clean, counts_checked, survey_questions
 from fielding.models import (
     AccessToken,
     AllocationSlot,
@@ -109,9 +109,36 @@ def content_hash(item: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+class Lookups:
+    """What the responses of one batch look up again and again (places, a wave's
+    strata, a survey's questions), each read once per batch. A batch is one request,
+    and none of these change while a wave is in fieldwork."""
+
+    def __init__(self):
+        self.places: dict[str, Settlement | None] = {}
+        self.strata: dict[int, object] = {}
+        self.questions: dict[int, dict] = {}
+
+    def place(self, code: str) -> Settlement | None:
+        if code not in self.places:
+            self.places[code] = Settlement.objects.filter(code=code).first()
+        return self.places[code]
+
+    def stratum_of(self, wave: Wave, place: Settlement):
+        if wave.pk not in self.strata:
+            self.strata[wave.pk] = stratum_lookup(wave)
+        return self.strata[wave.pk](place)
+
+    def survey_questions(self, survey) -> dict:
+        if survey.pk not in self.questions:
+            self.questions[survey.pk] = survey_questions(survey)
+        return self.questions[survey.pk]
+
+
 def responses_sync(*, token: AccessToken, items: list[dict]) -> list[SyncResult]:
     """Store a batch of already-shaped responses from ``token``'s tablet, in order."""
-    results = [response_sync(token=token, item=item) for item in items]
+    lookups = Lookups()
+    results = [response_sync(token=token, item=item, lookups=lookups) for item in items]
     counts = {}
     for result in results:
         counts[result.result] = counts.get(result.result, 0) + 1
@@ -125,11 +152,13 @@ def responses_sync(*, token: AccessToken, items: list[dict]) -> list[SyncResult]
     return results
 
 
-def response_sync(*, token: AccessToken, item: dict) -> SyncResult:
+def response_sync(
+    *, token: AccessToken, item: dict, lookups: Lookups | None = None
+) -> SyncResult:
     uuid = str(item["uuid"])
     try:
         with transaction.atomic():
-            result = response_store(token, item)
+            result = response_store(token, item, lookups or Lookups())
     except HeldRejection as held:
         hold(token, held.wave, item, held.kind)
         return SyncResult(uuid, REJECTED, held.errors)
@@ -165,14 +194,16 @@ def hold(token: AccessToken, wave: Wave, item: dict, kind: str) -> None:
         )
 
 
-def response_store(token: AccessToken, item: dict) -> str:
+def response_store(token: AccessToken, item: dict, lookups: Lookups) -> str:
     """Check one response against its slot and store it (inside the caller's atomic)."""
     slot = (
-        AllocationSlot.objects.select_for_update()
+        AllocationSlot.objects.select_for_update(of=("self",))
         .select_related("wave__survey", "stratum", "experiment")
         .filter(pk=item["slot"])
         .first()
     )
+    if slot is not None:
+        wave_share_lock(slot.wave_id)
     known = known_response(token, item)
     if known is not None:
         return known
@@ -187,13 +218,17 @@ def response_store(token: AccessToken, item: dict) -> str:
     if slot.status != AllocationSlot.RESERVED:
         raise SlotReleased(slot.wave)
 
-    place = checked_place(slot, item["place"])
+    place = checked_place(slot, item["place"], lookups)
     counts = checked_count(slot, item)
     language = item.get("language") or ""
     if language and language not in slot.wave.survey.languages:
         raise Rejection({"language": [_("The survey has no such language.")]})
     try:
-        answers = answers_clean(slot.wave.survey, item.get("answers") or {})
+        answers = answers_clean(
+            slot.wave.survey,
+            item.get("answers") or {},
+            questions=lookups.survey_questions(slot.wave.survey),
+        )
     except FieldingError as error:
         raise Rejection({"answers": [str(error)]}) from None
 
@@ -245,13 +280,28 @@ def interview_create(token, slot, item, place, counts, language, answers) -> Non
     slot.save(update_fields=["status", "allocated_at", "allocated_by"])
 
 
-def checked_place(slot: AllocationSlot, code: str) -> Settlement:
-    place = Settlement.objects.filter(code=code).first()
+def wave_share_lock(wave_id: int) -> None:
+    """Hold the wave's row against closing until this transaction ends.
+
+    Closing takes the row for update, so it waits for the responses being stored
+    and they wait for it; responses of the same wave share the lock and are stored
+    side by side. SQLite's transactions take the whole database, so there is
+    nothing to add there.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM survey_wave WHERE id = %s FOR SHARE", [wave_id]
+            )
+
+
+def checked_place(slot: AllocationSlot, code: str, lookups: Lookups) -> Settlement:
+    place = lookups.place(code)
     if place is None:
         raise Rejection(
             {"place": [_("“%(place)s” is not a known place code.") % {"place": code}]}
         )
-    if stratum_lookup(slot.wave)(place) != slot.stratum:
+    if lookups.stratum_of(slot.wave, place) != slot.stratum:
         raise Rejection(
             {
                 "place": [
