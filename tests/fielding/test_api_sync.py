@@ -5,7 +5,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from fielding import sync
@@ -585,10 +585,16 @@ def test_a_response_failing_a_late_check_leaves_no_respondent_behind(tablet, slo
 def test_a_failure_while_writing_leaves_no_respondent_without_its_response(
     tablet, slots, monkeypatch
 ):
-    def refuse(**fields):
+    def refuse(*args, **kwargs):
         raise sync.Rejection({"count": ["Refused while writing."]})
 
-    monkeypatch.setattr(Response.objects, "create", refuse)
+    def race(*args, **kwargs):
+        raise IntegrityError("stored meanwhile by another request")
+
+    # The chunk's respondents are in when its responses fail; then the response
+    # alone fails after its respondent was saved.
+    monkeypatch.setattr(Response.objects, "bulk_create", race)
+    monkeypatch.setattr(Response, "save", refuse)
     item = response_for(slots[0])
 
     result = only(tablet.sync(item))

@@ -272,8 +272,8 @@ def test_a_web_respondent_answers_both_lists_then_the_direct_question(
     page = client.get(questions)
     client.post(questions, {"direct": "0"})
 
-    assert "List 1 of 2" in first.text and "A1 [ru]" in first.text
-    assert "List 2 of 2" in second.text and "B1 [ru]" in second.text
+    assert "Список 1 из 2" in first.text and "A1 [ru]" in first.text
+    assert "Список 2 из 2" in second.text and "B1 [ru]" in second.text
     assert early.url == card
     assert to_questions.url == questions
     assert "Asked directly [ru]" in page.text

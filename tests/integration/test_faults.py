@@ -24,6 +24,7 @@ from datetime import timedelta
 import pytest
 import requests
 
+from fielding.sync import CHUNK
 from tests.integration.throwaway import (
     Site,
     ThrowawayPostgres,
@@ -409,15 +410,24 @@ def test_a_batch_cut_off_by_a_database_restart_is_stored_once_when_sent_again(
             f"{web.base}/api/v1/responses/", json={"responses": batch}, timeout=60
         )
 
+    # Another session holds a slot of the third chunk, so the request stops there
+    # with two chunks stored and the third inside its transaction.
+    held_slot = batch[2 * CHUNK + 5]["slot"]
+    holder = site.postgres.connect(DATABASE)
+    holder.execute("BEGIN")
+    holder.execute(
+        "SELECT 1 FROM fielding_allocationslot WHERE id = %s FOR UPDATE", [held_slot]
+    )
     sender = threading.Thread(target=send_first)
     sender.start()
-    wait_until(lambda: len(stored()) >= 10, 60, "the first responses stored")
+    wait_until(lambda: waiting_on_locks(site) >= 1, 60, "the third chunk waiting")
     site.postgres.restart()
+    holder.close()
     sender.join(timeout=60)
     cut_off = stored()
 
-    # The interview being stored when the database went was rolled back whole.
-    assert 0 < len(cut_off) < len(batch)
+    # The chunk being stored when the database went was rolled back whole.
+    assert len(cut_off) == 2 * CHUNK
     assert respondents() == len(cut_off)
     assert first["reply"].status_code == 503
     assert "cannot reach its database" in first["reply"].json()["detail"]
