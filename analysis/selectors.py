@@ -16,8 +16,8 @@ from operator import itemgetter
 import numpy as np
 from django.db.models import TextField
 from django.db.models.functions import Cast
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from analysis.errors import AnalysisError
 from fielding.models import Assignment, Response
@@ -77,9 +77,13 @@ class WaveData:
 
 
 def breakdown_options(survey: Survey) -> list[BreakdownOption]:
-    """Coded covariates, their recodes and the fielding metadata, in that order."""
+    """Coded covariates, their recodes and the fielding metadata, in that order;
+    questions in their wording in the active language, else in English."""
+    language = (get_language() or "en").split("-")[0]
     options = [
-        BreakdownOption(q.code, q.texts.get("en") or q.code, "covariate")
+        BreakdownOption(
+            q.code, q.texts.get(language) or q.texts.get("en") or q.code, "covariate"
+        )
         for q in survey.questions.filter(kind=CovariateQuestion.CODED)
     ]
     options += [
