@@ -6,6 +6,10 @@ Otherwise a change in the estimate mixes a change in opinion with a change in th
 question, so the comparison is refused with a list of what differs. The cards compared
 are each wave's frozen cards (the live texts for a wave still in draft).
 
+The earlier wave must be earlier: a change is the later wave minus the earlier one, so
+waves given the wrong way round would report the change with the wrong sign. Waves are
+ordered by `wave_order`.
+
 Each wave is estimated on its own, exactly as an estimate job would (weighted under its
 own design when asked), and the two results are combined by
 `analysis.estimators.change`.
@@ -18,6 +22,7 @@ import logging
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import get_language_info
 from django.utils.translation import gettext as _
 
@@ -201,13 +206,80 @@ def card_differences(earlier: dict | None, later: dict | None) -> list[str]:
     return list_differences(earlier, later) + text_differences(earlier, later)
 
 
+def wave_date(wave: Wave):
+    """The day a wave went to the field: its first day of fieldwork as entered on the
+    wave, else the day it opened, else the day it was created."""
+    return wave.starts_on or timezone.localdate(wave.opened_at or wave.created_at)
+
+
+def wave_order(wave: Wave) -> tuple:
+    """A wave's place among the waves of its survey, earliest first.
+
+    The first day of fieldwork decides (`wave_date`), so data of an older round
+    imported today can still be the earlier wave once its first day is entered.
+    On the same day, the wave opened (or, never opened, created) first comes first;
+    a draft holding imported data was created after its fieldwork. The id breaks the
+    last ties, so no two waves are ever level.
+    """
+    return (wave_date(wave), wave.opened_at or wave.created_at, wave.pk)
+
+
+def earlier_waves(wave: Wave) -> list[Wave]:
+    """The survey's waves that came before ``wave``, the most recent first."""
+    before = [
+        other
+        for other in wave.survey.waves.exclude(pk=wave.pk)
+        if wave_order(other) < wave_order(wave)
+    ]
+    return sorted(before, key=wave_order, reverse=True)
+
+
+def waves_with_earlier(waves: list[Wave]) -> set[int]:
+    """The ids of ``waves`` that have an earlier wave among them: every wave but the
+    first of its survey. ``waves`` must hold every wave of their surveys."""
+    first: dict[int, Wave] = {}
+    for wave in waves:
+        known = first.get(wave.survey_id)
+        if known is None or wave_order(wave) < wave_order(known):
+            first[wave.survey_id] = wave
+    return {wave.pk for wave in waves if first[wave.survey_id].pk != wave.pk}
+
+
+def check_order(earlier: Wave, later: Wave) -> None:
+    """Refuse waves given the wrong way round: the change would have the wrong sign."""
+    if wave_order(earlier) < wave_order(later):
+        return
+    names = {"earlier": earlier.name, "later": later.name}
+    if wave_date(earlier) == wave_date(later):
+        reason = _(
+            "“%(earlier)s” and “%(later)s” went to the field on the same day, "
+            "%(date)s, and “%(earlier)s” was opened (or, never opened, created) "
+            "after “%(later)s”, so it is not the earlier wave."
+        ) % {**names, "date": wave_date(later).isoformat()}
+    else:
+        reason = _(
+            "“%(earlier)s” went to the field on %(earlier_date)s, after “%(later)s” "
+            "(%(later_date)s), so it is not the earlier wave."
+        ) % {
+            **names,
+            "earlier_date": wave_date(earlier).isoformat(),
+            "later_date": wave_date(later).isoformat(),
+        }
+    advice = _(
+        "The change is the later wave minus the earlier one: give the earlier wave "
+        "first."
+    )
+    raise AnalysisError(f"{reason} {advice}")
+
+
 def check_comparable(
     earlier: Wave, later: Wave, experiment: ListExperiment | None = None
 ) -> ListExperiment:
     """The list experiment to compare, once the two waves are shown to field it alike.
 
     Raises AnalysisError naming what stands in the way: the same wave twice, waves of
-    two surveys, an experiment of another survey or design, or cards that differ.
+    two surveys or in the wrong order, an experiment of another survey or design, or
+    cards that differ.
     """
     if earlier.pk == later.pk:
         raise AnalysisError(_("Choose two different waves to compare."))
@@ -219,6 +291,7 @@ def check_comparable(
             )
             % {"earlier": earlier.name, "later": later.name}
         )
+    check_order(earlier, later)
     experiment = experiment or default_experiment(later)
     if experiment is None:
         raise AnalysisError(_("This wave's survey has no list experiment."))

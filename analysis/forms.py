@@ -1,6 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from analysis.comparison import earlier_waves, wave_date
 from analysis.selectors import breakdown_options
 
 
@@ -142,3 +143,59 @@ class EstimateForm(forms.Form):
             "direct": data["direct"],
             "balance": data["balance"],
         }
+
+
+class CompareForm(forms.Form):
+    """The earlier wave to compare a wave with, and the breakdowns to compare.
+
+    Only the survey's waves that came before this one are offered (see
+    `analysis.comparison.wave_order`); any other wave posted is refused here, before
+    a job is saved.
+    """
+
+    earlier = forms.ChoiceField(
+        label=_("Earlier wave"),
+        help_text=_(
+            "The survey's waves that went to the field before this one, with their "
+            "first day; the change is this wave minus the wave chosen."
+        ),
+        error_messages={
+            "invalid_choice": _(
+                "Choose one of the survey's waves that went to the field before "
+                "this one."
+            )
+        },
+    )
+    experiment = forms.ChoiceField(label=_("List experiment"))
+    by = forms.MultipleChoiceField(
+        label=_("Break down by"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_(
+            "The change is given overall and within each level found in both waves."
+        ),
+    )
+    weighted = forms.BooleanField(
+        label=_("Use each wave's design: weights, strata and cluster"),
+        required=False,
+    )
+
+    def __init__(self, *args, wave, **kwargs):
+        super().__init__(*args, **kwargs)
+        earlier = earlier_waves(wave)
+        self.waves = {str(w.pk): w for w in earlier}
+        self.fields["earlier"].choices = [
+            (w.pk, f"{w.name} ({wave_date(w).isoformat()})") for w in earlier
+        ]
+        experiments = list(wave.survey.experiments.order_by("position", "id"))
+        self.experiments = {str(e.pk): e for e in experiments}
+        self.fields["experiment"].choices = [(e.pk, e.name) for e in experiments]
+        self.fields["by"].choices = [
+            (o.key, o.label) for o in breakdown_options(wave.survey)
+        ]
+
+    def clean_earlier(self):
+        return self.waves[self.cleaned_data["earlier"]]
+
+    def clean_experiment(self):
+        return self.experiments[self.cleaned_data["experiment"]]

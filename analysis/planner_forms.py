@@ -197,17 +197,20 @@ class PlanForm(forms.Form):
         return data
 
     @classmethod
-    def from_query(cls, query: QueryDict) -> QueryDict:
-        """The planner's query string with the rehearsal's defaults filled in, as
-        the query holds only the planning inputs."""
+    def from_query(cls, query: QueryDict, draft, sources) -> QueryDict:
+        """The planner's query string with every input it lacks taken from
+        `defaults`, so a bookmarked or hand-written address asking for one change
+        (``?source=2``) plans with the page's defaults for the rest.
+
+        An input present but empty stays empty: the page's form sends every box,
+        blank or not. The differences between strata are tick boxes, which send
+        nothing when none is ticked, so they are never filled in.
+        """
         data = query.copy()
-        for name, value in (
-            ("draws", DEFAULT_DRAWS),
-            ("seed", DEFAULT_SEED),
-            ("deflators", 0),
-        ):
-            if name not in data:
-                data[name] = str(value)
+        defaults = cls.defaults(draft, sources)
+        for name in defaults:
+            if name != "contrasts" and name not in data:
+                data.setlist(name, defaults.getlist(name))
         return data
 
     def plan_fields(self):

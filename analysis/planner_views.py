@@ -45,8 +45,8 @@ def wave_plan(request, wave_id: int):
     names = stratum_names(wave, sources)
     if request.method == "POST":
         data = request.POST
-    elif "source" in request.GET:
-        data = PlanForm.from_query(request.GET)
+    elif any(name in request.GET for name in PlanForm.PLAN_FIELDS):
+        data = PlanForm.from_query(request.GET, draft, sources)
     else:
         data = PlanForm.defaults(draft, sources)
     form = PlanForm(data, draft=draft, sources=sources, names=names)

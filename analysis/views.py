@@ -1,6 +1,5 @@
 """Analyst pages: choose a wave, run an estimate job, read and download its table."""
 
-from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -10,15 +9,16 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from analysis import figures
-from analysis.comparison import change_csv, compare_job_create
+from analysis.comparison import change_csv, compare_job_create, waves_with_earlier
 from analysis.errors import AnalysisError
 from analysis.estimators.floor_ceiling import count_distribution
+from analysis.exports.tables import main_section, section_csv
 from analysis.formatting import as_csv, as_json
-from analysis.forms import EstimateForm
+from analysis.forms import CompareForm, EstimateForm
 from analysis.models import EstimateJob
 from analysis.rscripts import r_script, reproducible, wave_facts
 from analysis.runner import jobs_revive
-from analysis.selectors import FIELDING_VARIABLES, breakdown_options, wave_list_data
+from analysis.selectors import FIELDING_VARIABLES, wave_list_data
 from analysis.services import estimate_job_create
 from survey.models import Wave
 from survey.roles import ADMINISTRATOR, ANALYST, role_required
@@ -30,10 +30,11 @@ analysts = role_required(ANALYST, ADMINISTRATOR)
 @analysts
 def wave_list(request):
     jobs = EstimateJob.objects.select_related("wave").order_by("-created_at")[:20]
+    waves = list(waves_for_analysis())
     return render(
         request,
         "analysis/wave_list.html",
-        {"waves": waves_for_analysis(), "jobs": jobs},
+        {"waves": waves, "with_earlier": waves_with_earlier(waves), "jobs": jobs},
     )
 
 
@@ -109,6 +110,8 @@ def job_csv(request, job_id: int):
     job = finished_job(job_id)
     if job.kind == EstimateJob.COMPARE:
         table = change_csv(job.result, bom=True)
+    elif job.kind == EstimateJob.REHEARSAL:
+        table = section_csv(main_section(job.result), bom=True)
     else:
         table = as_csv(job.result, bom=True, labels=True)
     response = HttpResponse(table, content_type="text/csv; charset=utf-8")
@@ -147,45 +150,6 @@ def job_json(request, job_id: int):
     return response
 
 
-class CompareForm(forms.Form):
-    """The earlier wave to compare a wave with, and the breakdowns to compare."""
-
-    earlier = forms.ChoiceField(label=gettext_lazy("Earlier wave"))
-    experiment = forms.ChoiceField(label=gettext_lazy("List experiment"))
-    by = forms.MultipleChoiceField(
-        label=gettext_lazy("Break down by"),
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text=gettext_lazy(
-            "The change is given overall and within each level found in both waves."
-        ),
-    )
-    weighted = forms.BooleanField(
-        label=gettext_lazy("Use each wave's design: weights, strata and cluster"),
-        required=False,
-    )
-
-    def __init__(self, *args, wave, **kwargs):
-        super().__init__(*args, **kwargs)
-        others = list(
-            wave.survey.waves.exclude(pk=wave.pk).order_by("-created_at", "-id")
-        )
-        self.waves = {str(w.pk): w for w in others}
-        self.fields["earlier"].choices = [(w.pk, w.name) for w in others]
-        experiments = list(wave.survey.experiments.order_by("position", "id"))
-        self.experiments = {str(e.pk): e for e in experiments}
-        self.fields["experiment"].choices = [(e.pk, e.name) for e in experiments]
-        self.fields["by"].choices = [
-            (o.key, o.label) for o in breakdown_options(wave.survey)
-        ]
-
-    def clean_earlier(self):
-        return self.waves[self.cleaned_data["earlier"]]
-
-    def clean_experiment(self):
-        return self.experiments[self.cleaned_data["experiment"]]
-
-
 @analysts
 def compare_new(request, wave_id: int):
     """Start a job for the change from an earlier wave of the survey to this one."""
@@ -210,7 +174,12 @@ def compare_new(request, wave_id: int):
     return render(
         request,
         "analysis/compare_form.html",
-        {"wave": wave, "form": form, "has_earlier": bool(form.waves)},
+        {
+            "wave": wave,
+            "form": form,
+            "has_earlier": bool(form.waves),
+            "has_other": wave.survey.waves.exclude(pk=wave.pk).exists(),
+        },
     )
 
 

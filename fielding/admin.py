@@ -17,8 +17,20 @@ from fielding.models import (
     Response,
 )
 from fielding.tokens import slots_release, token_revoke
-from survey.admin import AuditedAdmin, ClosedWaveReadOnly
-from survey.models import AuditEvent, Wave
+from survey.admin import AuditedAdmin, ClosedWaveReadOnly, OwnRowsFormSet
+from survey.models import AuditEvent, ListExperiment, Stratum, Wave
+
+
+class AssignmentFormSet(OwnRowsFormSet):
+    """A respondent's assignments name a list experiment of the respondent's own
+    survey."""
+
+    def own_querysets(self) -> dict:
+        wave = self.instance.wave_id
+        if wave is None:
+            return {"experiment": ListExperiment.objects.none()}
+        experiments = ListExperiment.objects.filter(survey__waves=wave)
+        return {"experiment": experiments.select_related("survey")}
 
 
 class AssignmentInline(ClosedWaveReadOnly, admin.TabularInline):
@@ -26,6 +38,7 @@ class AssignmentInline(ClosedWaveReadOnly, admin.TabularInline):
     extra = 0
     fields = ["experiment", "arm", "item_order", "source"]
     readonly_fields = ["arm", "item_order", "source"]
+    formset = AssignmentFormSet
 
     def has_add_permission(self, request, obj=None):
         """Arms come from allocation, import or simulation, never typed in."""
@@ -47,14 +60,30 @@ class RespondentAdmin(AuditedAdmin, ClosedWaveReadOnly, admin.ModelAdmin):
         "received_at",
     ]
     list_filter = ["wave", "mode"]
+    list_select_related = ["wave", "place", "stratum", "interviewer"]
     search_fields = ["external_id"]
     readonly_fields = ["client_uuid", "received_at"]
+    # Places and users are searched for, not listed: there can be thousands.
+    autocomplete_fields = ["place", "interviewer"]
     inlines = [AssignmentInline]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "wave":
             kwargs["queryset"] = Wave.objects.open_for_changes()
+        if db_field.name == "stratum":
+            kwargs["queryset"] = Stratum.objects.filter(
+                wave__in=Wave.objects.open_for_changes()
+            )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_form(self, request, obj=None, **kwargs):
+        """A stored respondent's stratum is one of its own wave's (as the model
+        checks), not one of every wave's."""
+        form = super().get_form(request, obj, **kwargs)
+        field = form.base_fields.get("stratum")
+        if obj is not None and field is not None:
+            field.queryset = Stratum.objects.filter(wave=obj.wave_id)
+        return form
 
 
 @admin.register(Response)
@@ -66,6 +95,7 @@ class ResponseAdmin(AuditedAdmin, ClosedWaveReadOnly, admin.ModelAdmin):
 
     list_display = ["assignment", "status", "count", "second_count", "source"]
     list_filter = ["status", "assignment__respondent__wave"]
+    list_select_related = ["assignment__respondent"]
     readonly_fields = ["assignment"]
 
     def has_add_permission(self, request):

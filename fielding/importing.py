@@ -56,6 +56,9 @@ DOUBLE_LISTS = ("A", "B")
 MAX_ID = Respondent._meta.get_field("external_id").max_length
 MAX_CODE = Choice._meta.get_field("code").max_length
 MAX_NAME = Wave._meta.get_field("name").max_length
+#: The most control items a list may have, on the web form and the command line:
+#: a new survey gets a card text for every item in every language.
+MAX_ITEMS = 50
 
 
 @dataclass(frozen=True)
@@ -218,9 +221,26 @@ def spec_problems(spec: ImportSpec) -> list[Problem]:
         problems.append(
             Problem(1, "", _("the number of control items J must be 1 or more."))
         )
+    if spec.items > MAX_ITEMS:
+        problems.append(
+            Problem(
+                1,
+                "",
+                _("the number of control items J must be at most %(max)s.")
+                % {"max": MAX_ITEMS},
+            )
+        )
     if spec.second_items < 0:
         problems.append(
             Problem(1, "", _("the second list's J must be 1 or more (or left out)."))
+        )
+    if spec.second_items > MAX_ITEMS:
+        problems.append(
+            Problem(
+                1,
+                "",
+                _("the second list's J must be at most %(max)s.") % {"max": MAX_ITEMS},
+            )
         )
     if spec.arms and spec.double:
         problems.append(

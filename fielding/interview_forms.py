@@ -31,10 +31,22 @@ class RegisterForm(forms.Form):
         ]
 
 
-class CountForm(forms.Form):
-    """One choice: a count on the card's range, or why there is none."""
+CHOOSE_COUNT = _("Choose how many, or why there is no count.")
 
-    outcome = forms.ChoiceField(widget=forms.RadioSelect, label=_("How many?"))
+
+class CountForm(forms.Form):
+    """One choice: a count on the card's range, or why there is none.
+
+    The card draws the choice as big buttons rather than as a field, and shows the
+    form's errors above them; so a refused choice (a count past the card, nothing
+    chosen) is among `non_field_errors`, saying what to do.
+    """
+
+    outcome = forms.ChoiceField(
+        widget=forms.RadioSelect,
+        label=_("How many?"),
+        error_messages={"required": CHOOSE_COUNT, "invalid_choice": CHOOSE_COUNT},
+    )
 
     def __init__(self, *args, top: int, **kwargs):
         super().__init__(*args, **kwargs)
@@ -46,6 +58,13 @@ class CountForm(forms.Form):
         ]
         self.fields["outcome"].choices = counts + others
         self.count_choices, self.status_choices = counts, others
+
+    def non_field_errors(self):
+        return self.error_class(
+            [*super().non_field_errors(), *self.errors.get("outcome", [])],
+            error_class="nonfield",
+            renderer=self.renderer,
+        )
 
     def status_and_count(self) -> tuple[str, int | None]:
         outcome = self.cleaned_data["outcome"]

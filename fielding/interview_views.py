@@ -84,7 +84,9 @@ def interview_card(request, respondent_id: int):
         return redirect("fielding:interview-questions", respondent_id=respondent.pk)
 
     step = card_step(request.session, assignment)
-    form = CountForm(request.POST or None, top=step.top)
+    # A post with nothing chosen is still a post: it gets its error, not a fresh card.
+    posted = request.POST if request.method == "POST" else None
+    form = CountForm(posted, top=step.top)
     if request.method == "POST" and form.is_valid():
         status, count = form.status_and_count()
         try:

@@ -9,11 +9,14 @@ one pass instead of one error at a time.
 import csv
 import io
 import math
+import re
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
 
 MAX_PROBLEMS_SHOWN = 200
+#: Digits, then at most a decimal point or comma followed by zeros.
+WHOLE = re.compile(r"[0-9]+(?:[.,]0+)?")
 
 
 @dataclass(frozen=True)
@@ -231,10 +234,16 @@ def parse_number(raw: str) -> float | None:
 
 
 def parse_whole(raw: str) -> int | None:
-    number = parse_number(raw)
-    if number is None or number != int(number):
+    """A whole number written as one (``2``, or ``2.0`` and ``2,0`` as spreadsheets
+    save it), or None.
+
+    Exponents (``1e0``), signs, ``nan`` and ``inf`` are refused, although Python reads
+    them as numbers: a count or an arm written that way is more likely a column of
+    something else than a count, and it would pass unnoticed as a plain number.
+    """
+    if WHOLE.fullmatch(raw) is None:
         return None
-    return int(number)
+    return int(raw.replace(",", ".").partition(".")[0])
 
 
 def parse_treatment(raw: str) -> bool | None:

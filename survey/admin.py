@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db import transaction
 from django.db.models import Count
+from django.forms.models import BaseInlineFormSet
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
@@ -114,6 +115,53 @@ class ClosedWaveReadOnly:
         return super().has_add_permission(*args) and not self.closed(obj)
 
 
+class OwnRowsFormSet(BaseInlineFormSet):
+    """Inline rows whose select lists offer only the parent's own rows.
+
+    A select over a whole table (every item of every list experiment) made each
+    change page as slow and as heavy as the largest experiment stored, and let a row
+    point at another parent's item. `own_querysets` gives each such field the
+    parent's rows it may take; they are read once for all the forms of the formset,
+    and a row of another parent, posted anyway, is refused as an invalid choice.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.restricted = self.own_querysets()
+        self.shared_choices = {}
+
+    def own_querysets(self) -> dict:
+        """The parent's rows by field name; none restricted by default."""
+        return {}
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        for name, queryset in self.restricted.items():
+            field = form.fields.get(name)
+            if field is None:
+                continue
+            field.queryset = queryset
+            if name not in self.shared_choices:
+                self.shared_choices[name] = list(field.choices)
+            field.choices = self.shared_choices[name]
+
+
+class ExperimentRowsFormSet(OwnRowsFormSet):
+    """An experiment's items and texts: the lists and items they name are the
+    experiment's own, and there are none before the experiment is saved."""
+
+    def own_querysets(self) -> dict:
+        experiment = self.instance.pk
+        if experiment is None:
+            return {"item": Item.objects.none(), "item_list": ItemList.objects.none()}
+        return {
+            "item": Item.objects.filter(experiment=experiment),
+            "item_list": ItemList.objects.filter(experiment=experiment).select_related(
+                "experiment__survey"
+            ),
+        }
+
+
 class ItemListInline(admin.TabularInline):
     model = ItemList
     extra = 0
@@ -123,6 +171,7 @@ class ItemInline(admin.TabularInline):
     model = Item
     extra = 0
     fields = ["code", "kind", "item_list", "position"]
+    formset = ExperimentRowsFormSet
 
 
 class CardTextInline(admin.TabularInline):
@@ -130,11 +179,16 @@ class CardTextInline(admin.TabularInline):
     extra = 0
     fields = ["item", "language", "text", "version", "needs_review"]
     readonly_fields = ["version"]
+    formset = ExperimentRowsFormSet
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("item")
 
 
 @admin.register(ListExperiment)
 class ListExperimentAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["name", "survey", "code", "design", "texts_to_review"]
+    list_select_related = ["survey"]
     inlines = [ItemListInline, ItemInline, CardTextInline]
 
     @admin.display(description=_("translations awaiting review"))
@@ -187,6 +241,8 @@ class SettlementAdmin(AuditedAdmin, admin.ModelAdmin):
 class StratumInline(ClosedWaveReadOnly, admin.TabularInline):
     model = Stratum
     extra = 0
+    # Places are searched for, not listed: a country has thousands.
+    autocomplete_fields = ["settlements"]
     fields = [
         "code",
         "name",

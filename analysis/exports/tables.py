@@ -1,17 +1,22 @@
-"""An estimate job's result as a workbook (one sheet per section) and a Stata file.
+"""A job's result as a workbook (one sheet per section) and a Stata file.
 
-The result is the JSON an estimate job stores (see ``analysis.services``). Its
-sections become tables of plain rows:
+The result is the JSON a job stores: an estimate (see ``analysis.services``), a
+change between waves (``analysis.comparison``) or a rehearsal
+(``analysis.planning.waves``). Its sections become tables of plain rows:
 
-- ``table``: one row per estimate, ``overall`` first, then every level of every
-  breakdown, with the level's label; the same rows as the CSV download. This is the
-  *main table*, the one the CSV and the Stata file hold.
+- ``table``: the *main table*, the same rows as the CSV download, the one the Stata
+  file holds. For one list with one sensitive item: one row per estimate,
+  ``overall`` first, then every level of every breakdown, with the level's label,
+  and the direct question's rows when the job has them. For several sensitive items
+  and double lists: one row per item, difference, list or combined estimate,
+  overall first, then each level. For a change between waves: one row per change,
+  each wave's estimate beside it. For a rehearsal: one row per quantity.
 - ``missing``, ``statuses``, ``differences``, ``design_test`` (with its shares),
   ``floor_ceiling``, ``count_distribution``, ``model`` and ``model_linear`` (the
   coefficients, the predicted proportions and the fit), when present;
-- any other section (``arms``, ``lists``, ``balance``, ...) by a general rule: a list
-  of records is a table; a mapping gives one row of its plain values and a table for
-  each list of records inside it;
+- any other section (``arms``, ``lists``, ``balance``, a change's ``earlier`` and
+  ``later`` wave, ...) by a general rule: a list of records is a table; a mapping
+  gives one row of its plain values and a table for each list of records inside it;
 - ``about``: the wave, the specification, the responses used and their checksum,
   the software version and the interval note, as name and value;
 - ``columns``: what each column of each sheet means.
@@ -21,6 +26,8 @@ Proportions stay proportions (0.259, not 25.9), as in the CSV.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from dataclasses import dataclass, field
 
@@ -28,12 +35,44 @@ import pandas as pd
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
+from analysis.comparison import CSV_COLUMNS as CHANGE_COLUMNS
 from analysis.estimators.breakdown import table_rows
+from analysis.estimators.change import change_rows
 from analysis.exports.sheets import sheet_row, sheet_title
 from analysis.exports.stata import dta_write, stata_names
-from analysis.formatting import CSV_COLUMNS
+from analysis.formatting import (
+    CSV_COLUMNS,
+    DESIGN_CSV_COLUMNS,
+    OTHER_DESIGNS,
+    design_rows,
+    direct_rows,
+    spreadsheet_safe,
+)
+from analysis.models import EstimateJob
 
 TABLE_COLUMNS = [*CSV_COLUMNS, "label"]
+DESIGN_TABLE_COLUMNS = [*DESIGN_CSV_COLUMNS, "label"]
+# A rehearsal's quantities, in the order its page shows them.
+REHEARSAL_COLUMNS = [
+    "label",
+    "title",
+    "kind",
+    "truth",
+    "mean_estimate",
+    "bias",
+    "bias_mc",
+    "empirical_se",
+    "empirical_se_mc",
+    "mean_se",
+    "expected_se",
+    "expected_se_strata",
+    "coverage",
+    "coverage_mc",
+    "power",
+    "power_mc",
+    "expected_power",
+    "draws",
+]
 # Text even when every row leaves them empty (Stata: an empty string, not a number).
 TEXT_COLUMNS = {"variable", "level", "label", "note"}
 # Sections read into the ``about`` sheet rather than a sheet of their own.
@@ -50,16 +89,27 @@ ABOUT_KEYS = (
     "specification",
     "design",
     "interval",
+    "source",
+    "block_sizes",
 )
 
 
 @dataclass
 class Section:
-    """One sheet: a name, its columns in order and its rows."""
+    """One sheet: a name, its columns in order and its rows.
+
+    ``meanings`` says what a column of this sheet means where the same name means
+    something else in other sheets (a rehearsal's ``label`` is a quantity, not a
+    level); any other column takes its meaning from `column_labels`.
+    """
 
     name: str
     columns: list[str]
     rows: list[dict] = field(default_factory=list)
+    meanings: dict[str, str] = field(default_factory=dict)
+
+    def meaning(self, column: str, labels: dict[str, str]) -> str:
+        return self.meanings.get(column) or labels.get(column, "")
 
 
 def column_labels() -> dict[str, str]:
@@ -91,6 +141,51 @@ def column_labels() -> dict[str, str]:
         "coef": _("Coefficient"),
         "key": _("Name"),
         "value": _("Value"),
+        "kind": _("What the row estimates: item, difference, list or combined"),
+        "n": _("Respondents used"),
+        "earlier_estimate": _("Estimate in the earlier wave (proportion)"),
+        "earlier_se": _("Standard error in the earlier wave"),
+        "earlier_n_treatment": _(
+            "Respondents with a count, treatment list, earlier wave"
+        ),
+        "earlier_n_control": _("Respondents with a count, control list, earlier wave"),
+        "later_estimate": _("Estimate in the later wave (proportion)"),
+        "later_se": _("Standard error in the later wave"),
+        "later_n_treatment": _("Respondents with a count, treatment list, later wave"),
+        "later_n_control": _("Respondents with a count, control list, later wave"),
+        "change_estimate": _("Change: later estimate minus earlier estimate"),
+        "change_se": _("Standard error of the change"),
+        # xgettext:no-python-format
+        "change_ci_low": _("Lower end of the change's 95% confidence interval"),
+        # xgettext:no-python-format
+        "change_ci_high": _("Upper end of the change's 95% confidence interval"),
+        "change_p_value": _("p-value for no change (two-sided)"),
+        "change_note": _("Note on the change"),
+    }
+
+
+def rehearsal_meanings() -> dict[str, str]:
+    """What the columns of a rehearsal's table mean, in the active language."""
+    return {
+        "label": _("Quantity (its code)"),
+        "title": _("Quantity (its name)"),
+        "kind": _("Kind of quantity: overall, stratum, contrast or change"),
+        "truth": _("Value the plan assumes (proportion)"),
+        "mean_estimate": _("Mean estimate over the synthetic waves"),
+        "bias": _("Bias: mean estimate minus the assumed value"),
+        "bias_mc": _("Monte Carlo standard error of the bias"),
+        "empirical_se": _("Standard deviation of the estimates (empirical SE)"),
+        "empirical_se_mc": _("Monte Carlo standard error of the empirical SE"),
+        "mean_se": _("Mean estimated standard error"),
+        "expected_se": _("Planned standard error"),
+        "expected_se_strata": _("Planned standard error, combined stratum by stratum"),
+        # xgettext:no-python-format
+        "coverage": _("Share of 95% intervals holding the assumed value"),
+        "coverage_mc": _("Monte Carlo standard error of the coverage"),
+        "power": _("Power: share of synthetic waves whose test rejects zero"),
+        "power_mc": _("Monte Carlo standard error of the power"),
+        "expected_power": _("Planned power"),
+        "draws": _("Synthetic waves that gave an estimate"),
     }
 
 
@@ -142,15 +237,39 @@ def general_sections(name: str, value) -> list[Section]:
     return sections
 
 
-def main_table(result: dict) -> Section:
-    rows = table_rows(result)
+def labelled(result: dict, rows: list[dict], columns: list[str]) -> list[dict]:
+    """The rows with each level's label, as the CSV gives them, and no other keys."""
     label_of = {
         (g["variable"], g["level"]): g.get("label", g["level"])
-        for g in result["groups"]
+        for g in result.get("groups", [])
     }
     for row in rows:
         row["label"] = label_of.get((row["variable"], row["level"]), row["level"])
-    return Section("table", list(TABLE_COLUMNS), rows)
+    return [{column: row.get(column) for column in columns} for row in rows]
+
+
+def main_table(result: dict) -> Section | None:
+    """The rows of the job's CSV download, or None for a result that has none.
+
+    A change between waves is told by its ``kind``, a rehearsal by its
+    ``quantities``; an estimate is told by its ``overall`` and ``groups``.
+    """
+    if result.get("kind") == EstimateJob.COMPARE:
+        return Section("table", list(CHANGE_COLUMNS), change_rows(result))
+    if is_records(result.get("quantities")):
+        rows = [flat(q) for q in result["quantities"]]
+        columns = list(
+            dict.fromkeys([*REHEARSAL_COLUMNS, *(k for r in rows for k in r)])
+        )
+        return Section("table", columns, rows, meanings=rehearsal_meanings())
+    if result.get("list_design") in OTHER_DESIGNS:
+        columns = list(DESIGN_TABLE_COLUMNS)
+        return Section("table", columns, labelled(result, design_rows(result), columns))
+    if "overall" in result and "groups" in result:
+        columns = list(TABLE_COLUMNS)
+        rows = table_rows(result) + direct_rows(result)
+        return Section("table", columns, labelled(result, rows, columns))
+    return None
 
 
 def design_test_sections(test: dict) -> list[Section]:
@@ -241,8 +360,9 @@ def about_section(result: dict) -> Section:
 def table_sections(result: dict) -> list[Section]:
     """Every section of ``result`` as a table, the main table first, ``about`` last."""
     sections = []
-    if "overall" in result and "groups" in result:
-        sections.append(main_table(result))
+    table = main_table(result)
+    if table is not None:
+        sections.append(table)
     missing = result.get("missing")
     if isinstance(missing, dict) and missing:
         sections.append(
@@ -267,6 +387,9 @@ def table_sections(result: dict) -> list[Section]:
         )
 
     handled = {"overall", "groups", "missing", "statuses", *ABOUT_KEYS}
+    if table is not None:
+        # A rehearsal's quantities are its main table already.
+        handled.add("quantities")
     for key, value in result.items():
         if key in handled or is_plain(value):
             continue
@@ -284,15 +407,32 @@ def table_sections(result: dict) -> list[Section]:
 
 
 def main_section(result: dict) -> Section:
-    """The table the CSV and the Stata file hold: the estimates (or, for a result
-    without them, its first section)."""
+    """The table the CSV and the Stata file hold: the main table (or, for a result
+    without one, its first section)."""
     return table_sections(result)[0]
+
+
+def section_csv(section: Section, bom: bool = False) -> str:
+    """A section as CSV, proportions as numbers; ``bom`` prepares it for Excel (a
+    byte-order mark, and text that would run as a formula kept as text)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=section.columns, lineterminator="\r\n")
+    writer.writeheader()
+    safe = spreadsheet_safe if bom else (lambda value: value)
+    for row in section.rows:
+        writer.writerow(
+            {
+                column: "" if row.get(column) is None else safe(row[column])
+                for column in section.columns
+            }
+        )
+    return ("\ufeff" if bom else "") + buffer.getvalue()
 
 
 def columns_section(sections: list[Section]) -> Section:
     labels = column_labels()
     rows = [
-        {"sheet": s.name, "column": c, "meaning": labels.get(c, "")}
+        {"sheet": s.name, "column": c, "meaning": s.meaning(c, labels)}
         for s in sections
         for c in s.columns
     ]
@@ -337,6 +477,8 @@ def table_dta(result: dict, target, title: str = "") -> None:
     dta_write(
         pd.DataFrame(data),
         target,
-        variable_labels={names[c]: labels.get(c, c) for c in section.columns},
+        variable_labels={
+            names[c]: section.meaning(c, labels) or c for c in section.columns
+        },
         data_label=title,
     )

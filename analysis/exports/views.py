@@ -1,4 +1,4 @@
-"""Downloads for analysts: an estimate table as XLSX or Stata, a wave's microdata.
+"""Downloads for analysts: a job's table as XLSX or Stata, a wave's microdata.
 
 A refused microdata download (an unknown format or language, a wave too big for
 Excel) goes back to the waves page with the reason; nothing is recorded then.
@@ -57,8 +57,8 @@ def job_xlsx(request, job_id: int):
 @analysts
 def job_dta(request, job_id: int):
     job = finished_job(job_id)
-    title = f"{job.wave.name}: estimate {job.pk}"
     with translation.override(job.specification.get("language", "en")):
+        title = f"{job.wave.name}: {job.get_kind_display()} {job.pk}"
         return file_download(
             lambda target: table_dta(job.result, target, title=title),
             DTA_TYPE,

@@ -4,7 +4,10 @@ The OpenAPI schema at /api/schema/ is made from these, so every answer the API g
 has a serializer here, including the ones only used to describe it.
 """
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -109,6 +112,58 @@ def refuse_null_characters(value):
     return value
 
 
+#: How far ahead of the server's clock a tablet's clock may run and still be believed.
+CLOCK_SLACK = timedelta(days=1)
+INTERVIEW_TIMES = ("registered_at", "card_shown_at", "started_at", "finished_at")
+
+
+class ZonedDateTimeField(serializers.DateTimeField):
+    """A time with its zone (``Z`` or ``+06:00``); a time without one is refused.
+
+    A tablet's clock runs in its own zone, so a time without one could be hours off;
+    the tablet app always sends UTC (``Z``). Left to itself, the field would read
+    such a time in the server's zone (UTC) without a word.
+    """
+
+    default_error_messages = {
+        "naive": _("Give the time with its time zone, such as 2024-05-02T10:00:00Z.")
+    }
+
+    def enforce_timezone(self, value):
+        if timezone.is_naive(value):
+            self.fail("naive")
+        return super().enforce_timezone(value)
+
+
+def impossible_times(item: dict, now: datetime) -> dict[str, list[str]]:
+    """Errors by field for times no interview could have: more than `CLOCK_SLACK`
+    ahead of ``now``, a start before the registration, an end before the start (or,
+    with no start, before the registration).
+
+    The card is not held to the order: the monitor reports a card shown before the
+    registration, a sign of a tablet's clock or of its interviewer.
+    """
+    errors = {}
+    for name in INTERVIEW_TIMES:
+        value = item.get(name)
+        if value is not None and value > now + CLOCK_SLACK:
+            errors[name] = [_("This time is more than a day in the future.")]
+
+    registered, started, finished = (
+        item.get(name) for name in ("registered_at", "started_at", "finished_at")
+    )
+    before_registration = _("This time is before the respondent was registered.")
+    if registered and started and started < registered:
+        errors.setdefault("started_at", []).append(before_registration)
+    if started and finished and finished < started:
+        errors.setdefault("finished_at", []).append(
+            _("This time is before the interview started.")
+        )
+    elif not started and registered and finished and finished < registered:
+        errors.setdefault("finished_at", []).append(before_registration)
+    return errors
+
+
 class SyncItemSerializer(serializers.Serializer):
     uuid = serializers.UUIDField()
     slot = serializers.IntegerField(min_value=1)
@@ -146,10 +201,10 @@ class SyncItemSerializer(serializers.Serializer):
     )
     place = serializers.CharField(max_length=60)
     language = serializers.CharField(max_length=5, required=False, allow_blank=True)
-    registered_at = serializers.DateTimeField(required=False, allow_null=True)
-    card_shown_at = serializers.DateTimeField(required=False, allow_null=True)
-    started_at = serializers.DateTimeField(required=False, allow_null=True)
-    finished_at = serializers.DateTimeField(required=False, allow_null=True)
+    registered_at = ZonedDateTimeField(required=False, allow_null=True)
+    card_shown_at = ZonedDateTimeField(required=False, allow_null=True)
+    started_at = ZonedDateTimeField(required=False, allow_null=True)
+    finished_at = ZonedDateTimeField(required=False, allow_null=True)
 
     def validate_answers(self, value):
         return refuse_null_characters(value)
@@ -157,10 +212,34 @@ class SyncItemSerializer(serializers.Serializer):
     def validate_counts(self, value):
         return refuse_null_characters(value)
 
+    def validate(self, attrs):
+        errors = impossible_times(attrs, timezone.now())
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
 
 class SyncRequestSerializer(serializers.Serializer):
-    # Any JSON per item: each item is checked on its own and refused alone.
-    responses = serializers.ListField(child=serializers.JSONField(), allow_empty=False)
+    """The batch: any JSON per item, each checked on its own and refused alone.
+
+    A null item refuses the whole batch, and the refusal names every item that is
+    not a JSON object, not only the nulls, so one answer shows all there is to fix.
+    """
+
+    responses = serializers.ListField(
+        child=serializers.JSONField(allow_null=True), allow_empty=False
+    )
+
+    def validate_responses(self, value):
+        if any(item is None for item in value):
+            raise serializers.ValidationError(
+                {
+                    index: [_("Each response is a JSON object.")]
+                    for index, item in enumerate(value)
+                    if not isinstance(item, dict)
+                }
+            )
+        return value
 
 
 class SyncBatchSerializer(serializers.Serializer):

@@ -112,7 +112,11 @@ class ResponsesView(APIView):
             "list's range (0..J, or 0..J + 1 on the list carrying the sensitive "
             "item) rejects that response with an error under `count` or `counts`. "
             "The answer to a list experiment's direct question travels in `answers` "
-            "under the question's code."
+            "under the question's code. Times carry their zone (`Z` or `+06:00`); a "
+            "time without one, more than a day ahead of the server's clock, a start "
+            "before the registration or an end before the start rejects that "
+            "response, naming the time. A null among the responses refuses the "
+            "batch with a 400 naming every item that is not a JSON object."
         ),
     )
     def post(self, request):

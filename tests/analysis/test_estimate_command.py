@@ -187,3 +187,41 @@ def test_it_refuses_a_file_that_does_not_exist(tmp_path):
         )
 
     assert raised.value.returncode == 2
+
+
+def test_it_says_a_folder_is_a_folder(tmp_path):
+    with pytest.raises(CommandError) as raised:
+        estimate(str(tmp_path), "--outcome", "y", "--treat", "t", "--items", "3")
+
+    assert raised.value.returncode == 2
+    assert str(raised.value) == f"{tmp_path} is a folder; give the CSV file inside it."
+
+
+def test_it_refuses_a_count_in_exponent_notation_naming_line_and_column(tmp_path):
+    err = failing_estimate(tmp_path, "y,treat\n1,0\n2.0,1\n1e0,0\n")
+
+    assert err == (
+        "input.csv: line 4, column “y”: the count must be a whole number from 0 to 3 "
+        "on the control list, not “1e0”.\n"
+    )
+
+
+def test_a_count_written_with_zero_decimals_is_the_whole_number(tmp_path):
+    path = tmp_path / "decimals.csv"
+    path.write_text("y,treat\n1.0,0\n2,0\n2,1\n3.00,1\n", encoding="utf-8")
+
+    result = json.loads(
+        estimate(
+            str(path),
+            "--outcome",
+            "y",
+            "--treat",
+            "treat",
+            "--items",
+            "3",
+            "--format",
+            "json",
+        )  # fmt: skip
+    )
+
+    assert result["overall"]["estimate"] == pytest.approx(1.0)

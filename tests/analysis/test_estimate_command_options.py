@@ -151,3 +151,25 @@ def test_bad_options_are_refused_in_words(tmp_path, args, words):
     message = refused(path, "--outcome", "y", "--treat", "treat", "--items", "3", *args)
 
     assert words in message
+
+
+def test_an_arm_named_twice_is_refused(tmp_path):
+    message = refused(
+        DATA / "multi.csv", "--outcome", "y", "--treat", "treat", "--items", "3",
+        "--arms", "control,race", "--arms", "race",
+    )  # fmt: skip
+
+    assert message == "--arms: “race” is given twice; name each one once."
+
+
+def test_a_count_in_exponent_notation_is_refused_with_several_items(tmp_path):
+    path = tmp_path / "arms.csv"
+    path.write_text("y,treat\n1,control\n2,control\n1e0,a\n2.0,a\n3,a\n")
+
+    message = refused(
+        path, "--outcome", "y", "--treat", "treat", "--items", "3",
+        "--arms", "control,a",
+    )  # fmt: skip
+
+    assert "arms.csv: line 4, column “y”: the count must be 0 to 4 on “a”." in message
+    assert "line 5" not in message

@@ -102,7 +102,7 @@ def test_the_demo_wave_exports_in_every_format(demo_wave):
     assert rows == n == len(sheet) == len(frame) == 1000
     assert set(frame["university"].dropna()) == {"Орта және одан төмен", "Жоғары"}
     assert set(frame["ethnicity"].dropna()) <= {"Қазақ", "Орыс", "Басқа"}
-    assert set(frame["simulated"]) == {"yes"}
+    assert set(frame["simulated"]) == {"иә"}
     assert (sheet["simulated"] == 1).all()
     entries = {entry["name"]: entry for entry in codebook}
     assert entries["gender"]["values"] == "1 = Ер; 2 = Әйел"

@@ -204,6 +204,47 @@ def test_the_page_opens_with_the_pilot_and_the_capitals_against_the_rest(
     assert 'name="seed" value="1"' in page.text
 
 
+def test_an_address_with_only_the_source_plans_with_the_defaults(
+    analyst_client, demo_wave, draft
+):
+    bare = analyst_client.get(plan_url(draft)).context["form"].cleaned_data
+
+    page = analyst_client.get(plan_url(draft), {"source": demo_wave.pk})
+
+    form = page.context["form"]
+    assert form.errors == {}
+    assert page.context["tables"] is not None
+    assert "This field is required." not in page.text
+    for name in ("ratio", "target_kind", "target", "alpha", "power", "draws", "seed"):
+        assert form.cleaned_data[name] == bare[name], name
+
+
+def test_an_address_missing_the_source_takes_the_latest_and_keeps_what_it_gives(
+    analyst_client, demo_wave, draft
+):
+    page = analyst_client.get(plan_url(draft), {"ratio": "2:1"})
+
+    form = page.context["form"]
+    assert form.errors == {}
+    assert form.cleaned_data["source"] == demo_wave
+    assert form.cleaned_data["ratio"] == (2, 1)
+    assert form.cleaned_data["alpha"] == 0.05
+
+
+def test_inputs_sent_blank_stay_blank_and_unticked_contrasts_stay_unticked(
+    analyst_client, demo_wave, draft
+):
+    page = analyst_client.get(
+        plan_url(draft), query(demo_wave, target="", contrasts=None)
+    )
+
+    form = page.context["form"]
+    assert form.errors == {}
+    assert form.cleaned_data["target"] is None
+    assert form.cleaned_data["contrasts"] == []
+    assert page.context["tables"]["contrasts"] == []
+
+
 def test_a_wave_that_is_not_a_draft_gets_an_explanation(admin_client, demo_wave, draft):
     page = admin_client.get(plan_url(demo_wave))
 

@@ -145,6 +145,61 @@ def test_bad_input_exits_2_naming_the_flag(args, flag):
     assert message.startswith(flag + ":"), message
 
 
+def test_item_probabilities_keep_their_repeats():
+    # Four independent items at 0.5: control variance 4 * 0.25 = 1, so with 500 per
+    # arm SE = sqrt((1 + 0.25) / 500 + 1 / 500).
+    result = plan_json(
+        "--items", "4", "--item-probs", "0.5,0.5,0.5,0.5", "--prevalence", "0.5",
+        "--n", "1000",
+    )  # fmt: skip
+
+    assert result["overall"]["se"] == pytest.approx(math.sqrt(2.25 / 500), abs=1e-12)
+
+
+def test_item_probabilities_are_read_in_order_across_repeated_flags():
+    # Probabilities 0.1, 0.9, 0.9 and 0.5: control variance 0.09 + 0.09 + 0.09 + 0.25.
+    args = ["--items", "4", "--prevalence", "0.2", "--n", "1000"]
+    result = plan_json(*args, "--item-probs", "0.1, 0.9,0.9,0.5")
+
+    variance = 0.09 * 3 + 0.25
+    expected = math.sqrt((variance + 0.16) / 500 + variance / 500)
+    assert result["overall"]["se"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_more_item_probabilities_than_items_are_refused_not_cut():
+    message = refused(
+        "--items", "4", "--item-probs", "0.5,0.5,0.5,0.9,0.1,0.2", "--prevalence",
+        "0.5", "--n", "1000",
+    )  # fmt: skip
+
+    assert message.startswith("--item-probs:")
+    assert "J = 4, got 6" in message
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        ([*MINIMAL[:4], "--prevalence", "a=0.1,a=0.1", "--n", "10"], "--prevalence"),
+        ([*MINIMAL, "--strata", "almaty=500,almaty=500"], "--strata"),
+        ([*MINIMAL[:6], "--strata", "almaty,almaty", "--n", "10"], "--strata"),
+    ],
+    ids=["prevalence", "sized-strata", "strata"],
+)
+def test_a_stratum_given_twice_with_the_same_value_is_refused_not_merged(args, flag):
+    message = refused(*args)
+
+    assert message.startswith(f"{flag}: stratum “")
+    assert message.endswith("” is given twice.")
+
+
+def test_a_ratio_is_refused_as_it_was_typed():
+    message = refused(*MINIMAL, "--ratio", "1:0")
+
+    assert message == (
+        "--ratio: both shares of “1:0” (treatment:control) must be at least 1."
+    )
+
+
 @pytest.mark.django_db
 def test_an_unknown_source_wave_is_refused():
     assert refused("--source-wave", "999999", "--n", "100").startswith("--source-wave:")

@@ -220,3 +220,32 @@ def test_an_unknown_plan_exits_with_status_two_from_the_command_line(capsys):
         parser.parse_args(["--seed", "1", "--plan", "stratified", "--n", "4"])
     assert raised.value.code == 2
     assert "invalid choice: 'stratified'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("ratio", ["1:0", "0:1", "0:3"])
+def test_a_share_below_one_is_refused_with_the_ratio_as_typed(ratio):
+    message = refused("--plan", "simple", "--ratio", ratio, "--n", "4")
+
+    assert message == (
+        f"Every share of the ratio {ratio} (treatment:control) must be a whole "
+        "number of at least 1."
+    )
+
+
+def test_a_block_that_cannot_hold_the_ratio_is_refused_with_the_ratio_as_typed():
+    message = refused(
+        "--plan", "blocked", "--ratio", "2:1", "--block-sizes", "6,4", "--n", "4"
+    )
+
+    assert message == (
+        "Block size 4 is not a multiple of 3, the sum of the ratio 2:1 "
+        "(treatment:control)."
+    )
+
+
+def test_an_arm_named_twice_is_refused_not_dropped():
+    message = refused(
+        "--plan", "simple", "--arms", "control,a", "--arms", "a", "--n", "4"
+    )
+
+    assert message == "--arms: “a” is given twice; name each one once."

@@ -452,6 +452,111 @@ def test_answers_that_are_not_a_mapping_are_rejected(tablet, slots):
     assert "answers" in result["errors"]
 
 
+def future(**delta) -> str:
+    return (timezone.now() + timedelta(**delta)).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "says"),
+    [
+        pytest.param(
+            {"registered_at": "2020-01-01"}, "registered_at", "time zone", id="a-date"
+        ),
+        pytest.param(
+            {"started_at": "2024-05-02T10:00:00"},
+            "started_at",
+            "time zone",
+            id="no-zone",
+        ),
+        pytest.param(
+            {"finished_at": "1999-01-01T00:00:00Z"},
+            "finished_at",
+            "before the interview started",
+            id="end-before-start",
+        ),
+        pytest.param(
+            {"registered_at": "2024-05-02T10:30:00Z"},
+            "started_at",
+            "before the respondent was registered",
+            id="start-before-registration",
+        ),
+        pytest.param(
+            {
+                "registered_at": "2024-05-02T10:30:00Z",
+                "started_at": None,
+                "finished_at": "2024-05-02T10:20:00Z",
+            },
+            "finished_at",
+            "before the respondent was registered",
+            id="no-start-end-before-registration",
+        ),
+        pytest.param(
+            {"card_shown_at": future(days=2)},
+            "card_shown_at",
+            "more than a day in the future",
+            id="card-in-the-future",
+        ),
+        pytest.param(
+            {"finished_at": future(days=400)},
+            "finished_at",
+            "more than a day in the future",
+            id="end-next-year",
+        ),
+    ],
+)
+def test_an_impossible_time_is_rejected_naming_it_and_the_batch_goes_on(
+    tablet, slots, changes, field, says
+):
+    bad = response_for(slots[0], **changes)
+    good = response_for(slots[1])
+
+    first, second = tablet.sync(bad, good)
+
+    assert first["result"] == "rejected"
+    assert list(first["errors"]) == [field]
+    assert says in first["errors"][field][0]
+    assert second["result"] == "created"
+    assert synced(bad) == [] and len(synced(good)) == 1
+
+
+def test_a_date_without_a_zone_and_an_end_last_century_are_refused(tablet, slots):
+    item = response_for(
+        slots[0], registered_at="2020-01-01", finished_at="1999-01-01T00:00:00Z"
+    )
+
+    result = only(tablet.sync(item))
+
+    assert result["result"] == "rejected"
+    assert "registered_at" in result["errors"]
+    assert stored_rows() == (0, 0, 0)
+
+
+def test_times_in_any_zone_in_order_and_a_tablet_clock_a_little_ahead_are_stored(
+    tablet, slots
+):
+    item = response_for(
+        slots[0],
+        registered_at="2024-05-02T16:00:00+06:00",
+        started_at="2024-05-02T10:00:00Z",
+        finished_at=future(hours=20),
+    )
+
+    result = only(tablet.sync(item))
+
+    assert result["result"] == "created", result["errors"]
+    (respondent,) = synced(item)
+    assert respondent.registered_at == respondent.started_at
+
+
+def test_a_resend_of_an_impossible_time_is_rejected_again_not_stored(tablet, slots):
+    item = response_for(slots[0], finished_at="1999-01-01T00:00:00Z")
+
+    results = tablet.sync(item) + tablet.sync(item)
+
+    assert [r["result"] for r in results] == ["rejected", "rejected"]
+    assert stored_rows() == (0, 0, 0)
+
+
 def test_a_response_for_a_wave_closed_meanwhile_is_rejected_and_held(
     tablet, slots, demo_wave
 ):
@@ -651,6 +756,18 @@ def test_a_malformed_request_is_a_400_naming_the_problem(tablet, body):
 
     assert reply.status_code == 400
     assert reply.json()
+    assert stored_rows() == (0, 0, 0)
+
+
+def test_a_batch_refused_for_a_null_names_every_item_that_is_not_an_object(tablet):
+    reply = post_raw(tablet, '{"responses": [1, "a", null, {"uuid": "x"}, []]}')
+
+    assert reply.status_code == 400
+    assert reply.json() == {
+        "responses": {
+            str(index): ["Each response is a JSON object."] for index in (0, 1, 2, 4)
+        }
+    }
     assert stored_rows() == (0, 0, 0)
 
 

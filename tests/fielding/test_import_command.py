@@ -6,10 +6,21 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from fielding.forms import ImportForm
+from fielding.importing import MAX_ITEMS
 from fielding.models import Assignment, Respondent, Response
-from survey.models import CovariateQuestion, Region, Settlement, Survey, Wave
+from fielding.tabular import TableError
+from survey.models import (
+    CardText,
+    CovariateQuestion,
+    Item,
+    Region,
+    Settlement,
+    Survey,
+    Wave,
+)
 from survey.services import wave_close, wave_open
-from tests.conftest import RACE_CSV
+from tests.conftest import RACE_CSV, RACE_SPEC, import_csv
 
 
 @dataclass
@@ -253,12 +264,86 @@ def test_it_refuses_a_file_that_does_not_exist(tmp_path, db):
     assert raised.value.returncode == 2
 
 
-def test_it_refuses_fewer_than_one_control_item(db):
-    refusal = refused(RACE_CSV, items=0)
+def test_it_refuses_a_folder_saying_it_is_one(tmp_path, db):
+    with pytest.raises(CommandError) as raised:
+        call_command("import_responses", *arguments(tmp_path, [], 3))
+
+    assert raised.value.returncode == 2
+    assert str(raised.value) == f"{tmp_path} is a folder; give the CSV file inside it."
+
+
+@pytest.mark.parametrize("items", [0, 51, 100_000])
+def test_it_refuses_a_j_outside_the_web_forms_limits(items, stored_rows):
+    before = stored_rows(), CardText.objects.count(), Item.objects.count()
+
+    refusal = refused(RACE_CSV, items=items)
+
+    assert refusal.message == (
+        f"--items: J must be from 1 to 50 control items; got {items}."
+    )
+    assert refusal.problems == []
+    assert (stored_rows(), CardText.objects.count(), Item.objects.count()) == before
+
+
+@pytest.mark.parametrize("second_items", [-1, 51])
+def test_it_refuses_a_second_lists_j_outside_the_web_forms_limits(
+    second_items, stored_rows
+):
+    before = stored_rows()
+
+    refusal = refused(
+        RACE_CSV, "--second-list", "y2,treat2", "--second-items", second_items
+    )
+
+    assert refusal.message == (
+        "--second-items: the second list's J must be from 1 to 50 (or left out); "
+        f"got {second_items}."
+    )
+    assert stored_rows() == before
+
+
+def test_the_limit_on_j_is_the_web_forms():
+    form = ImportForm()
+
+    assert form.fields["items"].max_value == MAX_ITEMS
+    assert form.fields["second_items"].max_value == MAX_ITEMS
+
+
+def test_the_import_itself_refuses_more_control_items_than_the_limit(stored_rows):
+    before = stored_rows()
+
+    with pytest.raises(TableError) as raised:
+        import_csv(RACE_CSV.read_bytes(), **{**RACE_SPEC, "items": MAX_ITEMS + 1})
+
+    assert raised.value.lines() == [
+        "line 1: the number of control items J must be at most 50."
+    ]
+    assert stored_rows() == before
+
+
+def test_it_refuses_an_arm_named_twice(tmp_path, stored_rows):
+    path = csv_file(tmp_path, "y,treat\n1,control\n2,a\n")
+    before = stored_rows()
+
+    refusal = refused(path, "--arms", "control,a", "--arms", "a")
+
+    assert refusal.message == "--arms: “a” is given twice; name each one once."
+    assert stored_rows() == before
+
+
+def test_it_refuses_a_count_in_exponent_notation_naming_line_and_column(
+    tmp_path, stored_rows
+):
+    path = csv_file(tmp_path, "y,treat\n1,0\n1e0,1\n2.0,1\n")
+    before = stored_rows()
+
+    refusal = refused(path)
 
     assert refusal.problems == [
-        "race.csv: line 1: the number of control items J must be 1 or more."
+        "data.csv: line 3, column “y”: the count must be a whole number from 0 to 4 "
+        "on the treatment list, not “1e0”."
     ]
+    assert stored_rows() == before
 
 
 def test_it_refuses_a_file_larger_than_the_import_limit(settings, stored_rows):

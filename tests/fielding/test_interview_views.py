@@ -85,6 +85,30 @@ def test_the_count_is_limited_to_the_card_and_saved_once(field):
     assert Response.objects.get(assignment=assignment).count == top
 
 
+@pytest.mark.parametrize(
+    ("language", "posted", "says"),
+    [
+        ("en", {"outcome": "9"}, "Choose how many, or why there is no count."),
+        ("en", {}, "Choose how many, or why there is no count."),
+        ("ru", {"outcome": "many"}, "Выберите количество или причину"),
+    ],
+)
+def test_a_refused_count_is_shown_beside_the_count_buttons(
+    field, language, posted, says
+):
+    wave, client = field
+    register(client, wave, language=language)
+    respondent = Respondent.objects.get(interviewer__isnull=False)
+
+    page = client.post(reverse("fielding:interview-card", args=[respondent.pk]), posted)
+
+    assert page.status_code == 200
+    error = page.text.index('class="alert alert-danger"')
+    assert says in page.text[error:]
+    assert error < page.text.index('name="outcome"')
+    assert not Response.objects.filter(assignment__respondent=respondent).exists()
+
+
 def test_a_refusal_is_stored_as_a_refusal_not_a_zero(field):
     wave, client = field
     register(client, wave, language="ru")

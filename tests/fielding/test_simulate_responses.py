@@ -5,6 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from fielding.management.commands.simulate_responses import MAX_SIMULATED
 from fielding.models import Assignment, Response
 from survey.models import Survey, Wave
 from tests.conftest import RACE_CSV, RACE_SPEC, import_csv
@@ -113,6 +114,21 @@ def test_it_refuses_fewer_than_one_respondent(small_wave, stored_rows, n):
     before = stored_rows()
 
     assert refused(small_wave.pk, n) == "Ask for at least one simulated respondent."
+    assert stored_rows() == before
+
+
+@pytest.mark.parametrize("n", [MAX_SIMULATED + 1, 10_000_000_000])
+def test_it_refuses_more_respondents_than_one_call_adds_naming_n(
+    small_wave, stored_rows, n
+):
+    before = stored_rows()
+
+    message = refused(small_wave.pk, n)
+
+    assert message == (
+        f"N is at most 100,000 simulated respondents per call; got {n:,}. Run the "
+        "command again to add more."
+    )
     assert stored_rows() == before
 
 

@@ -2,7 +2,13 @@
 
 import pytest
 
-from fielding.tabular import TableError, read_list_columns, read_table
+from fielding.tabular import (
+    TableError,
+    parse_whole,
+    read_arm_columns,
+    read_list_columns,
+    read_table,
+)
 
 
 def problems_in(data: bytes) -> list[str]:
@@ -146,3 +152,55 @@ def test_the_count_and_the_treatment_must_be_two_columns():
 
     with pytest.raises(TableError, match="two different columns"):
         read_list_columns(table, outcome="treat", treat="treat", items=3)
+
+
+@pytest.mark.parametrize(
+    ("raw", "whole"),
+    [("0", 0), ("3", 3), ("03", 3), ("2.0", 2), ("2,0", 2), ("1.00", 1)],
+)
+def test_a_whole_number_may_carry_zero_decimals_as_spreadsheets_save_it(raw, whole):
+    assert parse_whole(raw) == whole
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["1e0", "1E0", "0.1e1", "1.5", "2.", ".0", "-1", "-0", "+1", "nan", "inf", "١", ""],
+)
+def test_exponents_signs_and_other_spellings_are_not_whole_numbers(raw):
+    assert parse_whole(raw) is None
+
+
+def test_a_count_in_exponent_notation_is_a_problem_naming_line_and_column():
+    table = read_table(b"y,treat\n1,0\n1e0,1\n2.0,0\n")
+
+    columns = read_list_columns(table, outcome="y", treat="treat", items=3)
+
+    assert [str(p) for p in columns.problems] == [
+        "line 3, column “y”: the count must be a whole number from 0 to 4 on the "
+        "treatment list, not “1e0”."
+    ]
+    assert columns.counts[2] == 2.0
+
+
+def test_an_arm_in_exponent_notation_is_a_problem_naming_line_and_column():
+    table = read_table(b"y,treat\n1,1e0\n")
+
+    columns = read_list_columns(table, outcome="y", treat="treat", items=3)
+
+    assert [str(p) for p in columns.problems] == [
+        "line 2, column “treat”: treatment must be 0 (control) or 1 (treatment), "
+        "not “1e0”."
+    ]
+
+
+def test_a_count_in_exponent_notation_is_a_problem_with_several_items_too():
+    table = read_table(b"y,arm\n1,control\n2e0,a\n")
+
+    columns = read_arm_columns(
+        table, outcome="y", treat="arm", arms=["control", "a"], items=3
+    )
+
+    assert [str(p) for p in columns.problems] == [
+        "line 3, column “y”: the count must be a whole number from 0 to 4 on the a "
+        "list, not “2e0”."
+    ]

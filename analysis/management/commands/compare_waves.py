@@ -15,12 +15,15 @@ class Command(BaseCommand):
     help = (
         "The change in the estimate from an earlier wave to a later wave of one survey "
         "(later minus earlier), overall and within every level of each --by variable "
-        "found in both waves. Refused (exit 2) unless both waves showed the same cards: "
-        "items, lists and wording in every language."
+        "found in both waves. Refused (exit 2) unless EARLIER went to the field before "
+        "LATER (first day of fieldwork, else the day it opened or was created) and "
+        "both waves showed the same cards: items, lists and wording in every language."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("earlier", type=int, help="id of the earlier wave")
+        parser.add_argument(
+            "earlier", type=int, help="id of the earlier wave (in the field first)"
+        )
         parser.add_argument("later", type=int, help="id of the later wave")
         parser.add_argument(
             "--by", action="append", help="breakdown variable(s): VAR or VAR,VAR"

@@ -19,11 +19,12 @@ from fielding.tabular import (
     Table,
     TableError,
     parse_number,
+    parse_whole,
     read_list_columns,
     read_table,
     require_columns,
 )
-from survey.cli import several
+from survey.cli import distinct, several
 
 
 def level_array(values: list[str]) -> np.ndarray:
@@ -138,6 +139,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         path = Path(options["file"])
+        if path.is_dir():
+            raise CommandError(
+                f"{path} is a folder; give the CSV file inside it.", returncode=2
+            )
         if not path.is_file():
             raise CommandError(f"No such file: {path}", returncode=2)
         if options["items"] < 1:
@@ -296,7 +301,7 @@ class Command(BaseCommand):
         return result
 
     def several_items(self, table: Table, options) -> ReportData:
-        arms = several(options["arms"])
+        arms = distinct(options["arms"], "--arms")
         if len(arms) < 2:
             raise CommandError("--arms names the control arm and at least one item.", 2)
         outcome, treat, items = options["outcome"], options["treat"], options["items"]
@@ -313,10 +318,8 @@ class Command(BaseCommand):
                 )
                 continue
             top = items if arm == arms[0] else items + 1
-            count = None if raw in ("", "NA") else parse_number(raw)
-            if raw not in ("", "NA") and (
-                count is None or count != int(count) or not 0 <= count <= top
-            ):
+            count = None if raw in ("", "NA") else parse_whole(raw)
+            if raw not in ("", "NA") and (count is None or not 0 <= count <= top):
                 problems.append(
                     Problem(line, outcome, f"the count must be 0 to {top} on “{arm}”.")
                 )

@@ -17,10 +17,52 @@ from analysis.exports.microdata import (
 )
 from survey.models import Wave
 
+#: Extensions of data files, each with the format it belongs to: a file named for one
+#: format and holding another would open wrongly, or not at all.
+EXTENSIONS = {".csv": "csv", ".xlsx": "xlsx", ".xls": "xls", ".dta": "dta"}
 
-def codebook_path(output: Path) -> Path:
-    """``wave7.dta`` -> ``wave7-codebook.csv``, in the same folder."""
-    return output.with_name(f"{output.stem}-codebook.csv")
+
+def codebook_path(output: Path, format: str) -> Path:
+    """``wave7.dta`` -> ``wave7-dta-codebook.csv``, in the same folder.
+
+    The format is in the name because each format has its own codebook (Stata's codes
+    differ from the labels of CSV and XLSX), and the three exports of a wave would
+    otherwise share one default codebook name, each replacing the one before.
+    """
+    return output.with_name(f"{output.stem}-{format}-codebook.csv")
+
+
+def output_problem(text: str, format: str, default: str) -> str | None:
+    """Why the data and its codebook cannot be written to ``--output text``, or None.
+
+    ``default`` is the file name used without ``--output``, offered inside a folder.
+    """
+    output = Path(text)
+    if text == "-":
+        return (
+            "--output -: the export is two files, the data and its codebook, so it "
+            "cannot go to standard output; give a file name."
+        )
+    if output.is_dir():
+        return (
+            f"--output {output} is a folder; give a file name, such as "
+            f"{output / default}."
+        )
+    written_as = EXTENSIONS.get(output.suffix.lower())
+    if written_as is not None and written_as != format:
+        return (
+            f"--output {output.name} ends in {output.suffix}, but --format is "
+            f"{format}: name the file .{format} or choose the format its name says."
+        )
+    if not output.parent.is_dir():
+        return f"No folder {output.parent} to write {output.name} in."
+    codebook = codebook_path(output, format)
+    if codebook.is_dir():
+        return (
+            f"The codebook goes to {codebook}, which is a folder; give another "
+            "--output."
+        )
+    return None
 
 
 class Command(BaseCommand):
@@ -38,7 +80,8 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--output",
-            help="the file to write (default wave<ID>-microdata-<language>.<format>)",
+            help="the file to write (default wave<ID>-microdata-<language>.<format>); "
+            "the codebook goes beside it as <name>-<format>-codebook.csv",
         )
 
     def handle(self, *args, **options):
@@ -48,19 +91,32 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Unknown format {format!r}: use csv, xlsx or dta.", returncode=2
             )
-        output = Path(
-            options["output"] or f"wave{wave.pk}-microdata-{language}.{format}"
-        )
-        if not output.parent.is_dir():
-            raise CommandError(
-                f"No folder {output.parent} to write {output.name} in.", returncode=2
-            )
+        default = f"wave{wave.pk}-microdata-{language}.{format}"
+        text = options["output"] or default
+        problem = output_problem(text, format, default)
+        if problem:
+            raise CommandError(problem, returncode=2)
+        output = Path(text)
 
         try:
             export = microdata_export(wave=wave, format=format, language=language)
         except AnalysisError as error:
             raise CommandError(str(error), returncode=2) from None
 
+        codebook_file = codebook_path(output, format)
+        try:
+            rows = self.write(export, format, output, codebook_file)
+        except OSError as error:
+            raise CommandError(
+                f"Cannot write {error.filename or output}: {error.strerror}.",
+                returncode=2,
+            ) from None
+
+        self.stdout.write(f"Wrote {rows} rows to {output}")
+        self.stdout.write(f"Wrote the codebook to {codebook_file}")
+
+    def write(self, export, format: str, output: Path, codebook_file: Path) -> int:
+        """Write the data to ``output`` and its codebook beside it; the rows written."""
         codebook = codebook_rows(export)
         if format == "csv":
             with output.open("w", encoding="utf-8", newline="") as target:
@@ -74,11 +130,8 @@ class Command(BaseCommand):
         else:
             with output.open("wb") as target:
                 rows, codebook = microdata_dta(export, target)
-        codebook_file = codebook_path(output)
         codebook_file.write_text(codebook_csv(codebook), encoding="utf-8", newline="")
-
-        self.stdout.write(f"Wrote {rows} rows to {output}")
-        self.stdout.write(f"Wrote the codebook to {codebook_file}")
+        return rows
 
     def wave(self, value: str) -> Wave:
         wave = None

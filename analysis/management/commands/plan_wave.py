@@ -26,7 +26,7 @@ from analysis.planning.power import (
 from analysis.planning.rehearsal import DEFAULT_SEED, rehearse
 from analysis.planning.waves import source_from_wave
 from fielding.sequences import BLOCKED, KINDS
-from survey.cli import several
+from survey.cli import each, several
 from survey.models import Wave
 
 logger = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def by_stratum(options, name: str, *, whole=False):
         return number(options, name, whole=whole)
 
     values = {}
-    for part in several([text]):
+    for part in each([text]):
         code, sep, raw = part.partition("=")
         code = code.strip()
         if not sep or not code:
@@ -236,10 +236,18 @@ class Command(BaseCommand):
     def ratio(self, text: str) -> tuple[int, int]:
         parts = [part.strip() for part in str(text).split(":")]
         if len(parts) != 2 or not all(p.isascii() and p.isdigit() for p in parts):
-            fail("--ratio", _("give treatment:control, such as 1:1 or 2:1."))
+            fail(
+                "--ratio",
+                _("“%(text)s” is not treatment:control, such as 1:1 or 2:1.")
+                % {"text": text},
+            )
         ratio = (int(parts[0]), int(parts[1]))
         if min(ratio) < 1:
-            fail("--ratio", _("both shares must be at least 1."))
+            fail(
+                "--ratio",
+                _("both shares of “%(text)s” (treatment:control) must be at least 1.")
+                % {"text": text},
+            )
         return ratio
 
     def source(self, options):
@@ -268,7 +276,7 @@ class Command(BaseCommand):
             return split_total(total, source_shares(source))
 
         sizes, unsized = {}, []
-        for part in several([options["strata"]]):
+        for part in each([options["strata"]]):
             code, sep, raw = part.partition("=")
             code = code.strip()
             if code in sizes or code in unsized:
@@ -299,7 +307,7 @@ class Command(BaseCommand):
         if options["item_probs"] is not None:
             item_probs = [
                 number({"item_probs": p}, "item_probs")
-                for p in several([options["item_probs"]])
+                for p in each([options["item_probs"]])
             ]
         common = {
             "prevalence": by_stratum(options, "prevalence"),
@@ -337,7 +345,7 @@ class Command(BaseCommand):
         if options["block_sizes"] is not None:
             block_sizes = tuple(
                 number({"block_sizes": b}, "block_sizes", whole=True)
-                for b in several([options["block_sizes"]])
+                for b in each([options["block_sizes"]])
             )
 
         def progress(done: int, total: int) -> None:

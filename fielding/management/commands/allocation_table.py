@@ -5,18 +5,53 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from fielding.sequences import (
+    BLOCKED,
     COMPLETE,
     KINDS,
+    MAX_BLOCK_SIZE,
     PlanError,
     allocation_table,
     parse_block_sizes,
+    parse_ratio,
     plan_from_options,
     table_csv,
     table_rows,
 )
-from survey.cli import several
+from survey.cli import distinct, each, several
 
 ALL_STRATA = "all"
+
+
+def treatment_control_problem(
+    text: str, kind: str, block_sizes: tuple[int, ...]
+) -> str | None:
+    """What is wrong with a ratio typed as treatment:control, echoing it as typed.
+
+    The plan keeps its shares in arm order, control first, so its own messages would
+    show ``1:0`` as ``0:1``. Whether a share is below 1 and whether a block holds the
+    ratio do not depend on the order, so they are checked here on the ratio as typed.
+    """
+    shares = parse_ratio(text)
+    if len(shares) != 2:
+        return None
+    if min(shares) < 1:
+        return (
+            f"Every share of the ratio {text} (treatment:control) must be a whole "
+            "number of at least 1."
+        )
+    if kind != BLOCKED:
+        return None
+
+    total = sum(shares)
+    for size in block_sizes:
+        if not 1 <= size <= MAX_BLOCK_SIZE:
+            return None
+        if size % total:
+            return (
+                f"Block size {size} is not a multiple of {total}, the sum of the "
+                f"ratio {text} (treatment:control)."
+            )
+    return None
 
 
 class Command(BaseCommand):
@@ -56,13 +91,22 @@ class Command(BaseCommand):
             )
 
         strata = several(options["strata"]) or [ALL_STRATA]
+        arms = distinct(options["arms"], "--arms")
         try:
+            block_sizes = parse_block_sizes(each(options["block_sizes"]))
+            problem = None
+            if options["ratio"] and not arms:
+                problem = treatment_control_problem(
+                    options["ratio"], options["plan"], block_sizes
+                )
+            if problem:
+                raise PlanError(problem)
             plan = plan_from_options(
                 options["plan"],
                 ratio=options["ratio"],
-                arms=several(options["arms"]),
+                arms=arms,
                 p=options["p"],
-                block_sizes=parse_block_sizes(several(options["block_sizes"])),
+                block_sizes=block_sizes,
                 chunk=n if options["plan"] == COMPLETE else None,
             )
             rows = table_rows(allocation_table(options["seed"], strata, plan, n))

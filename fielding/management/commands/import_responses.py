@@ -8,9 +8,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from fielding.importing import ImportSpec, responses_import, size_problem
+from fielding.importing import MAX_ITEMS, ImportSpec, responses_import, size_problem
 from fielding.tabular import TableError, read_table
-from survey.cli import several
+from survey.cli import distinct, several
 from survey.models import Wave
 
 
@@ -23,7 +23,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file")
-        parser.add_argument("--items", type=int, required=True, help="J, control items")
+        parser.add_argument(
+            "--items",
+            type=int,
+            required=True,
+            help=f"J, control items (1 to {MAX_ITEMS})",
+        )
         parser.add_argument("--outcome", required=True, help="column with the count")
         parser.add_argument(
             "--treat", required=True, help="column: 1 treatment, 0 control"
@@ -65,7 +70,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        self.check_items(options)
         path = Path(options["file"])
+        if path.is_dir():
+            raise CommandError(
+                f"{path} is a folder; give the CSV file inside it.", returncode=2
+            )
         if not path.is_file():
             raise CommandError(f"No such file: {path}", returncode=2)
         problem = size_problem(path.stat().st_size)
@@ -98,7 +108,7 @@ class Command(BaseCommand):
             numeric=tuple(several(options["numeric"])),
             weight=options["weight"],
             place=options["place"],
-            arms=tuple(several(options["arms"])),
+            arms=tuple(distinct(options["arms"], "--arms")),
             second_outcome=second_outcome,
             second_treat=second_treat,
             second_items=options["second_items"],
@@ -119,3 +129,18 @@ class Command(BaseCommand):
         )
         for note in summary.notes:
             self.stdout.write(note)
+
+    def check_items(self, options) -> None:
+        """J within the web import's limits, refused before the file is read."""
+        items, second = options["items"], options["second_items"]
+        if not 1 <= items <= MAX_ITEMS:
+            raise CommandError(
+                f"--items: J must be from 1 to {MAX_ITEMS} control items; got {items}.",
+                returncode=2,
+            )
+        if not 0 <= second <= MAX_ITEMS:
+            raise CommandError(
+                f"--second-items: the second list's J must be from 1 to {MAX_ITEMS} "
+                f"(or left out); got {second}.",
+                returncode=2,
+            )
