@@ -31,7 +31,7 @@ run: demo
 run-prod-like: setup
 	VENV=$(VENV) scripts/run_prod_like.sh
 
-# Benchmarks on demand, never part of `make test` (docs/benchmarks.md): about 15 minutes,
+# Benchmarks on demand, never part of `make test` (docs/benchmarks.md): about 3 minutes,
 # PostgreSQL at 127.0.0.1:5432; figures in var/bench/results.json.
 .PHONY: bench
 bench: setup
