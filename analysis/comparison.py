@@ -582,7 +582,7 @@ def change_text(result: dict) -> str:
                 number(row["change_estimate"]),
                 number(row["change_se"]),
                 ci,
-                number(row["change_p_value"], 4),
+                p_column(row["change_p_value"]),
             )
         )
     widths = [max(len(str(x[i])) for x in [header, *lines]) for i in range(len(header))]
@@ -610,3 +610,10 @@ def change_text(result: dict) -> str:
     if result.get("weighted"):
         out.append("Weighted: Hajek means, linearization standard errors, per wave.")
     return "\n".join(out) + "\n"
+
+
+def p_column(value) -> str:
+    """The p column of the change table: "< 0.001" rather than "0.0000"."""
+    if value is not None and value < 0.001:
+        return "< 0.001"
+    return number(value, 4)

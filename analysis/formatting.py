@@ -145,6 +145,17 @@ def number(value, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def p_text(value, digits: int = 3, equals: bool = False) -> str:
+    """A p-value for a reader: "p 0.034", or "p < 0.001" rather than "p 0.000".
+
+    A p-value printed as zero reads as impossible; below 0.001 the digits say
+    nothing a reader acts on. JSON and CSV keep the number itself.
+    """
+    if value is not None and value < 0.001:
+        return "p < 0.001"
+    return f"p {'= ' if equals else ''}{number(value, digits)}"
+
+
 def as_text(result: dict) -> str:
     """A fixed-width table like the founding memo's Table 1, for a terminal."""
     header = (
@@ -205,14 +216,15 @@ def extra_sections(result: dict) -> list[str]:
         out.append(
             f"{d['variable']} {d['a']} minus {d['b']}: {number(d['estimate'])} "
             f"(SE {number(d['se'])}, 95% CI [{number(d['ci_low'])}, "
-            f"{number(d['ci_high'])}], p {number(d['p_value'])})"
+            f"{number(d['ci_high'])}], {p_text(d['p_value'])})"
             + (f"  {d['note']}" if d.get("note") else "")
         )
     test = result.get("design_test")
     if test:
         out.append(
             f"Design-effect test (Blair and Imai 2012, {'with' if test['gms'] else 'without'}"
-            f" moment selection): Bonferroni-corrected p = {number(test['p_value'], 4)}"
+            f" moment selection): Bonferroni-corrected "
+            f"{p_text(test['p_value'], 4, equals=True)}"
         )
         for row in test["proportions"]:
             out.append(
@@ -233,7 +245,7 @@ def extra_sections(result: dict) -> list[str]:
             out.append(f"{label}: {number(part['estimate'])} (SE {number(part['se'])})")
         for key in ("placebo_1", "placebo_2"):
             placebo = result["combined"][key]
-            out.append(f"  {key}: p {number(placebo['p_value'])}")
+            out.append(f"  {key}: {p_text(placebo['p_value'])}")
     for key in ("model", "model_linear"):
         model = result.get(key)
         if not model:
@@ -248,6 +260,11 @@ def extra_sections(result: dict) -> list[str]:
             f"  predicted proportion: {number(predicted['estimate'])} "
             f"(SE {number(predicted['se'])})"
         )
+        for group in model.get("predicted_by", []):
+            out.append(
+                f"    {group['variable']} = {group.get('label', group['level'])}: "
+                f"{number(group['estimate'])} (SE {number(group['se'])})"
+            )
         for warning in model.get("warnings", []):
             out.append(f"  note: {warning}")
     out.extend(balance_text(result))
@@ -263,7 +280,7 @@ def balance_warning(result: dict) -> list[str]:
     for key, what in (("joint", "the covariates"), ("nonresponse", "nonresponse")):
         test = balance.get(key)
         if test and test.get("small"):
-            parts.append(f"{what} (p = {number(test['p_value'], 4)})")
+            parts.append(f"{what} ({p_text(test['p_value'], 4, equals=True)})")
     return [
         f"WARNING: the arms differ in {' and in '.join(parts)}; read the balance "
         "section before the estimates.",
@@ -282,7 +299,7 @@ def test_text(test: dict) -> str:
     if test.get("df2") is not None:
         df += f" and {test['df2']:.1f}"
     text = (
-        f"{test['method']} {number(test['statistic'])}{df}, p {number(test['p_value'])}"
+        f"{test['method']} {number(test['statistic'])}{df}, {p_text(test['p_value'])}"
     )
     return text + (f" ({test['note']})" if test.get("note") else "")
 
@@ -321,7 +338,7 @@ def balance_text(result: dict) -> list[str]:
                 out.append(
                     f"    {d['arm']} minus {d['versus']}: {number(d['difference'])} "
                     f"(standardized {number(d['std_difference'])}, "
-                    f"p {number(d['p_value'])})"
+                    f"{p_text(d['p_value'])})"
                 )
     nonresponse = balance.get("nonresponse")
     if nonresponse:
@@ -368,7 +385,7 @@ def design_block(result: dict, indent: str) -> list[str]:
     for d in result.get("differences", []):
         out.append(
             f"{indent}{d['a']} minus {d['b']}: {number(d['estimate'])} "
-            f"(SE {number(d['se'])}, p {number(d['p_value'])})"
+            f"(SE {number(d['se'])}, {p_text(d['p_value'])})"
         )
     for item in result.get("lists", []):
         out.append(

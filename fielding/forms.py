@@ -1,8 +1,9 @@
 from django import forms
+from django.core.management.base import CommandError
 from django.utils.translation import gettext_lazy as _
 
 from fielding.importing import size_problem
-from survey.cli import several
+from survey.cli import distinct, several
 from survey.models import Wave
 
 
@@ -87,13 +88,24 @@ class ImportForm(forms.Form):
         return upload
 
     def clean_covariates(self):
+        # Column names: a column named twice is one covariate, so the repeat goes.
         return tuple(several([self.cleaned_data["covariates"]]))
 
     def clean_numeric(self):
         return tuple(several([self.cleaned_data["numeric"]]))
 
     def clean_arms(self):
-        return tuple(several([self.cleaned_data["arms"]]))
+        """Arms named once each: ``control,race,race`` is a typing mistake.
+
+        Dropping the repeat would import a design with fewer arms than the person
+        meant, so the form says which arm is repeated instead.
+        """
+        try:
+            return tuple(
+                distinct([self.cleaned_data["arms"]], str(self.fields["arms"].label))
+            )
+        except CommandError as error:
+            raise forms.ValidationError(str(error)) from None
 
     def clean(self):
         data = super().clean()

@@ -172,7 +172,9 @@ def web_card(request, token: str):
         return redirect("fielding:web-questions", token=token)
 
     step = card_step(request.session, assignment)
-    form = CountForm(request.POST or None, top=step.top)
+    # A post with nothing chosen is still a post: it gets its error, not a fresh card.
+    posted = request.POST if request.method == "POST" else None
+    form = CountForm(posted, top=step.top)
     if request.method == "POST" and form.is_valid():
         status, count = form.status_and_count()
         try:

@@ -83,7 +83,7 @@ def test_the_text_output_warns_and_has_a_balance_section(tmp_path):
     )
 
     text = out.getvalue()
-    assert text.startswith("WARNING: the arms differ in nonresponse (p = ")
+    assert text.startswith("WARNING: the arms differ in nonresponse (p < 0.001)")
     assert "Balance across arms (control, treatment):" in text
 
 

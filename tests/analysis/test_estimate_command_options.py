@@ -173,3 +173,62 @@ def test_a_count_in_exponent_notation_is_refused_with_several_items(tmp_path):
 
     assert "arms.csv: line 4, column “y”: the count must be 0 to 4 on “a”." in message
     assert "line 5" not in message
+
+
+def race_text(*args) -> str:
+    out = StringIO()
+    call_command(
+        "estimate", str(RACE_CSV), "--outcome", "y", "--treat", "treat",
+        "--items", "3", *args, stdout=out,
+    )  # fmt: skip
+    return out.getvalue()
+
+
+def test_the_table_gives_the_predicted_share_in_each_level_asked_for():
+    args = ["--model", "ml", "--covariates", "south,age,male,college"]
+    args += ["--predict-by", "south"]
+
+    text = race_text(*args)
+    result = race(*args)
+
+    for key in ("model", "model_linear"):
+        for group in result[key]["predicted_by"]:
+            line = (
+                f"    south = {group['level']}: {group['estimate']:.3f} "
+                f"(SE {group['se']:.3f})"
+            )
+            assert line in text.splitlines()
+    # The same fit as the JSON: south 0 about 0.105, south 1 about 0.319 (ml).
+    assert "    south = 0: 0.105 (SE 0.024)" in text
+    assert "    south = 1: 0.319 (SE 0.078)" in text
+
+
+def far_apart_csv(path):
+    """Group 1's treatment list holds the item for all; x nearly gives the arm."""
+    rows = [
+        f"{i % 3 + (treat and g)},{treat},{g},{treat if i % 4 else 1 - treat}"
+        for g in (0, 1)
+        for treat in (0, 1)
+        for i in range(60)
+    ]
+    path.write_text("y,treat,g,x\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_the_table_prints_a_tiny_p_value_as_below_0_001_and_json_keeps_it(tmp_path):
+    path = far_apart_csv(tmp_path / "far.csv")
+    args = ["--outcome", "y", "--treat", "treat", "--items", "3", "--by", "g"]
+    args += ["--compare", "g:1,0", "--balance", "x"]
+    out = StringIO()
+
+    call_command("estimate", str(path), *args, stdout=out)
+    result = estimate_json(path, *args)
+
+    text = out.getvalue()
+    assert "p 0.000" not in text and "p = 0.000" not in text
+    assert text.startswith("WARNING: the arms differ in the covariates (p < 0.001)")
+    assert "g 1 minus 0: 1.000 (SE 0.213, 95% CI [0.583, 1.417], p < 0.001)" in text
+    assert "x: Welch 79.333, df 1 and 238.0, p < 0.001 (0 missing)" in text
+    assert "(standardized 1.150, p < 0.001)" in text
+    assert 0 < result["differences"][0]["p_value"] < 0.001
+    assert 0 < result["balance"]["joint"]["p_value"] < 0.001

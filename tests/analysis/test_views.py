@@ -8,8 +8,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from analysis.comparison import compare_job_create
 from analysis.models import EstimateJob
 from analysis.services import estimate_job_create, estimate_job_run
+from tests.analysis.test_comparison import split_race_waves
 from tests.analysis.test_estimate_command import RACE_SOUTH, TOLERANCE
 
 
@@ -193,3 +195,50 @@ def test_the_form_refuses_a_difference_written_wrongly(analyst_client, race_wave
 
     assert page.status_code == 200 and "variable:A,B" in page.text
     assert not EstimateJob.objects.exists()
+
+
+def job_page(client, job, language: str):
+    return client.get(
+        reverse("analysis:job", args=[job.pk]), HTTP_ACCEPT_LANGUAGE=language
+    )
+
+
+def arm_cells(page, heading: str) -> list[str]:
+    """The first cell of each row of the table under ``heading``."""
+    table = page.text.split(heading, 1)[1].split("</table>", 1)[0]
+    return [row.split("</td>", 1)[0] for row in table.split("<tr><td>")[1:]]
+
+
+@pytest.mark.parametrize(
+    "language, heading, names",
+    [
+        ("en", "Responses by arm", ["Control", "Treatment"]),
+        ("ru", "Ответы по группам", ["Контрольная", "Экспериментальная"]),
+    ],
+)
+def test_responses_by_arm_name_the_arms_in_the_page_language(
+    analyst_client, race_wave, language, heading, names
+):
+    job = finished_job(race_wave, [])
+    job.refresh_from_db()
+
+    page = job_page(analyst_client, job, language)
+
+    assert set(job.result["statuses"]) == {"control", "treatment"}
+    assert sorted(arm_cells(page, heading)) == sorted(names)
+
+
+def test_a_comparison_page_heads_se_and_ci_as_the_estimate_page_does(
+    analyst_client, db
+):
+    earlier, later = split_race_waves()
+    job = compare_job_create(earlier=earlier, later=later, by=["male"])
+    estimate_job_run(job.pk)
+
+    english = job_page(analyst_client, job, "en")
+    russian = job_page(analyst_client, job, "ru")
+
+    assert '<th class="text-end">SE (%)</th>' in english.text
+    assert '<th class="text-end">95% CI (%)</th>' in english.text
+    assert '<th class="text-end">Стандартная ошибка (%)</th>' in russian.text
+    assert '<th class="text-end">95% ДИ (%)</th>' in russian.text

@@ -144,3 +144,31 @@ def test_an_anonymous_visitor_is_sent_to_log_in(client, stored_rows):
     assert response.status_code == 302
     assert response.url == "/accounts/login/?next=/fielding/import/"
     assert stored_rows() == before
+
+
+def test_an_arm_typed_twice_is_refused_on_its_field_and_nothing_is_stored(
+    admin_client, stored_rows
+):
+    data = b"y,treat\n1,control\n2,race\n"
+    before = stored_rows()
+
+    response = upload(
+        admin_client, data, covariates="", numeric="", arms="control, race, race"
+    )
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["arms"] == [
+        "Arms (several sensitive items): “race” is given twice; name each one once."
+    ]
+    assert escape("“race” is given twice") in response.content.decode()
+    assert stored_rows() == before
+
+
+def test_a_covariate_column_named_twice_is_one_covariate(admin_client):
+    response = upload(
+        admin_client, RACE_CSV.read_bytes(), covariates="south, male, south"
+    )
+
+    assert response.status_code == 302
+    questions = Wave.objects.get().survey.questions.values_list("code", flat=True)
+    assert list(questions) == ["south", "male", "age"]

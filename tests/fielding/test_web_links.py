@@ -100,3 +100,18 @@ def test_a_wave_not_fielded_on_the_web_has_no_links(demo_wave):
 
     with pytest.raises(FieldingError, match="not fielded on the web"):
         weblinks_create(wave=demo_wave, n=1)
+
+
+@pytest.mark.parametrize("posted", [{}, {"outcome": "9"}])
+def test_a_card_posted_without_a_valid_count_says_what_to_choose(
+    client, demo_wave, posted
+):
+    (token,) = weblinks_create(wave=demo_wave, n=1)
+    start(client, token, language="en", consent="1")
+
+    page = client.post(reverse("fielding:web-card", args=[token]), posted)
+
+    assert page.status_code == 200
+    assert "Choose how many, or why there is no count." in page.text
+    assert 'class="alert alert-danger"' in page.text
+    assert not Response.objects.filter(assignment__respondent__mode="web").exists()
