@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils import translation
 
 from fielding.importing import ImportSpec, responses_import
 from fielding.tabular import read_table
@@ -110,6 +111,19 @@ def stored_rows(db):
         return {model.__name__: model.objects.count() for model in models}
 
     return counts
+
+
+@pytest.fixture(autouse=True)
+def language_reset():
+    """Put the default language back after each test.
+
+    The interview and web-link views switch the thread's language to the
+    respondent's, as each request starts again from LocaleMiddleware in a server;
+    the test client runs views in the test's own thread, so without this a test
+    after a Russian interview would read its messages in Russian.
+    """
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
