@@ -265,3 +265,12 @@ def test_a_rehearsal_downloads_as_csv_one_row_per_quantity(analyst_client):
     quantities = job.result["quantities"]
     assert list(table["label"]) == [q["label"] for q in quantities]
     assert list(table["coverage"]) == pytest.approx([q["coverage"] for q in quantities])
+
+
+def test_a_rehearsal_page_links_its_downloads(analyst_client):
+    job = rehearsal_job(analyst_client)
+
+    page = analyst_client.get(reverse("analysis:job", args=[job.pk])).content.decode()
+
+    for name in ("job-csv", "job-json", "job-xlsx", "job-dta"):
+        assert reverse(f"analysis:{name}", args=[job.pk]) in page
