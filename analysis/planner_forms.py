@@ -213,6 +213,15 @@ class PlanForm(forms.Form):
                 data.setlist(name, defaults.getlist(name))
         return data
 
+    def plan_is_valid(self) -> bool:
+        """Whether the planning inputs are valid, whatever the rehearsal's are.
+
+        The rehearsal's form is shown under the plan, so a rehearsal refused for
+        its own fields must still plan: otherwise its errors would have no form to
+        stand beside.
+        """
+        return set(self.errors) <= set(self.REHEARSAL_FIELDS)
+
     def plan_fields(self):
         return [self[name] for name in self.PLAN_FIELDS]
 

@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 
 from analysis.errors import AnalysisError
 from analysis.models import EstimateJob
-from analysis.planner_forms import SE, PlanForm
+from analysis.planner_forms import MDE, SE, PlanForm
 from analysis.planning.power import PlanningError
 from analysis.planning.waves import (
     DraftPlan,
@@ -50,9 +50,9 @@ def wave_plan(request, wave_id: int):
     else:
         data = PlanForm.defaults(draft, sources)
     form = PlanForm(data, draft=draft, sources=sources, names=names)
-    planned = plan_from_form(form, draft, names) if form.is_valid() else None
+    planned = plan_from_form(form, draft, names) if form.plan_is_valid() else None
 
-    if request.method == "POST" and planned is not None:
+    if request.method == "POST" and planned is not None and form.is_valid():
         options = form.cleaned_data
         try:
             job = rehearsal_job_create(
@@ -109,6 +109,7 @@ def plan_from_form(form: PlanForm, draft, names) -> DraftPlan | None:
             power=data["power"],
             contrasts=data["contrasts"],
             target=data["target_se"],
+            target_mde=data["target"] if data["target_kind"] == MDE else None,
             total=data["total"],
             names=names,
         )

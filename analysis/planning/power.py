@@ -870,21 +870,44 @@ def target_se(
     alpha: float = DEFAULT_ALPHA,
     power: float = DEFAULT_POWER,
 ) -> float:
-    """The standard error to aim for: ``se`` itself, or ``mde / (z + z_power)``."""
+    """The standard error to aim for: ``se`` itself, or ``mde / (z + z_power)``.
+
+    Both are differences of proportions, so a target above 1 (one hundred points)
+    is a typo, not a wave: it would plan for no respondents at all.
+    """
     if (se is None) == (mde is None):
         raise PlanningError(
             "Give a target SE or a target MDE, not both.", field="target"
         )
     value = se if se is not None else mde
-    if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+    if (
+        not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 < value <= 1
+    ):
+        what = "SE" if se is not None else "MDE"
         raise PlanningError(
-            f"A target must be a positive number; got {value}.", field="target"
+            f"A target {what} is a difference of proportions: it must be above 0 "
+            f"and at most 1; got {value}.",
+            field="target",
         )
     return float(se) if se is not None else float(mde) / mde_multiplier(alpha, power)
 
 
-def stratum_n_for_se(plan: WavePlan, code: str, target: float) -> int:
+def target_words(target: float, mde: float | None) -> str:
+    """The target as the user gave it, to begin a message: the MDE when one was
+    typed (``target`` is then the SE worked out from it), else the SE."""
+    if mde is not None:
+        return f"An MDE of {mde:g}"
+    return f"A standard error of {target:g}"
+
+
+def stratum_n_for_se(
+    plan: WavePlan, code: str, target: float, *, mde: float | None = None
+) -> int:
     """The fewest respondents (both arms) for one stratum's SE to reach ``target``.
+
+    ``mde``, when the target was typed as an MDE, only words the refusal.
 
     Notes
     -----
@@ -901,11 +924,15 @@ def stratum_n_for_se(plan: WavePlan, code: str, target: float) -> int:
             return math.inf
         return difference_se(s.control_var, s.prevalence, t, c, s.covariance)
 
-    return _smallest(se_of, target, what=f"stratum {code!r}")
+    return _smallest(se_of, target, what=f"stratum {code!r}", mde=mde)
 
 
 def plan_for_se(
-    plan: WavePlan, target: float, quantity: str | Contrast = "overall"
+    plan: WavePlan,
+    target: float,
+    quantity: str | Contrast = "overall",
+    *,
+    mde: float | None = None,
 ) -> WavePlan:
     """The plan scaled, all strata in proportion, until ``quantity`` reaches ``target``.
 
@@ -918,6 +945,9 @@ def plan_for_se(
     quantity : "overall", a stratum's code, or Contrast
         Whose standard error must reach the target. For a stratum only that
         stratum's size changes (`stratum_n_for_se`).
+    mde : float, optional
+        The MDE the target was worked out from, when one was typed: the refusal of
+        a target beyond any sample names it rather than the SE.
 
     Returns
     -------
@@ -927,7 +957,8 @@ def plan_for_se(
         target.
     """
     if isinstance(quantity, str) and quantity != "overall":
-        return plan.with_sizes({quantity: stratum_n_for_se(plan, quantity, target)})
+        n = stratum_n_for_se(plan, quantity, target, mde=mde)
+        return plan.with_sizes({quantity: n})
 
     def se_of_factor(k: float) -> float:
         sizes = {s.code: math.ceil(k * s.n - EPS) for s in plan.strata}
@@ -943,7 +974,7 @@ def plan_for_se(
         low, high = high, high * 2
         if high * plan.n > MAX_N:
             raise PlanningError(
-                f"A standard error of {target:g} needs more than {MAX_N:,} "
+                f"{target_words(target, mde)} needs more than {MAX_N:,} "
                 "respondents; choose a larger target.",
                 field="target",
             )
@@ -958,14 +989,20 @@ def plan_for_se(
     return plan.with_sizes({s.code: math.ceil(high * s.n - EPS) for s in plan.strata})
 
 
-def _smallest(se_of: Callable[[int], float], target: float, *, what: str) -> int:
+def _smallest(
+    se_of: Callable[[int], float],
+    target: float,
+    *,
+    what: str,
+    mde: float | None = None,
+) -> int:
     """The smallest whole n with ``se_of(n) <= target``; ``se_of`` never increases."""
     high = 2 * MIN_ARM
     while se_of(high) > target:
         high *= 2
         if high > MAX_N:
             raise PlanningError(
-                f"A standard error of {target:g} in {what} needs more than "
+                f"{target_words(target, mde)} in {what} needs more than "
                 f"{MAX_N:,} respondents; choose a larger target.",
                 field="target",
             )
@@ -1473,6 +1510,7 @@ def plan_summary(
     contrasts: Sequence[Contrast] = (),
     previous: SourceWave | None = None,
     target: float | None = None,
+    target_mde: float | None = None,
 ) -> dict:
     """The plan's precision for every quantity, as plain values for a page or JSON.
 
@@ -1487,6 +1525,9 @@ def plan_summary(
         A standard error to reach (see `target_se` for an MDE): adds the respondents
         needed overall (all strata in proportion), in each stratum on its own, and
         for each contrast.
+    target_mde : float, optional
+        The MDE ``target`` was worked out from, when one was typed: a target beyond
+        any sample is refused in the words the user chose.
 
     Returns
     -------
@@ -1518,12 +1559,16 @@ def plan_summary(
         out["changes"] = [c.to_dict() for c in changes]
 
     if target is not None:
-        out["needed"] = needed_summary(plan, target, contrasts)
+        out["needed"] = needed_summary(plan, target, contrasts, mde=target_mde)
     return out
 
 
 def needed_summary(
-    plan: WavePlan, target: float, contrasts: Sequence[Contrast]
+    plan: WavePlan,
+    target: float,
+    contrasts: Sequence[Contrast],
+    *,
+    mde: float | None = None,
 ) -> dict:
     """Respondents needed for ``target``: overall, per stratum, per contrast."""
 
@@ -1536,14 +1581,15 @@ def needed_summary(
             "strata": {s.code: s.n for s in scaled.strata},
         }
 
-    needed = {"target_se": target, "overall": sizes(plan_for_se(plan, target))}
+    overall = plan_for_se(plan, target, mde=mde)
+    needed = {"target_se": target, "overall": sizes(overall)}
     needed["strata"] = {}
     for code in plan.codes:
-        n = stratum_n_for_se(plan, code, target)
+        n = stratum_n_for_se(plan, code, target, mde=mde)
         t, c = arm_sizes(n, plan.ratio)
         needed["strata"][code] = {"n": n, "n_treatment": t, "n_control": c}
     needed["contrasts"] = {
-        c.label: sizes(plan_for_se(plan, target, c)) for c in contrasts
+        c.label: sizes(plan_for_se(plan, target, c, mde=mde)) for c in contrasts
     }
     return needed
 

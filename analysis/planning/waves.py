@@ -323,6 +323,7 @@ def plan_draft(
     power: float,
     contrasts: list[str] = (),
     target: float | None = None,
+    target_mde: float | None = None,
     total: int | None = None,
     names: dict[str, str] | None = None,
 ) -> DraftPlan:
@@ -345,6 +346,9 @@ def plan_draft(
         Contrasts as text, ``A-rest`` or ``A-B``.
     target : float, optional
         A standard error to reach, for the respondents needed.
+    target_mde : float, optional
+        The MDE ``target`` was worked out from, when one was typed: it words the
+        refusal of a target beyond any sample.
     total : int, optional
         Respondents in the wave: split over the strata in proportion to their
         quotas, or by the source wave's shares when the draft lacks quotas.
@@ -386,7 +390,13 @@ def plan_draft(
         power=power,
     )
     parsed = [parse_contrast(text, plan.codes) for text in contrasts]
-    summary = plan_summary(plan, contrasts=parsed, previous=source, target=target)
+    summary = plan_summary(
+        plan,
+        contrasts=parsed,
+        previous=source,
+        target=target,
+        target_mde=target_mde,
+    )
 
     names = {**(names or {}), **{s.code: s.name for s in draft.strata}}
     names = {code: names.get(code, code) for code in plan.codes}

@@ -171,6 +171,22 @@ def test_an_output_in_a_missing_folder_is_refused(lettered_wave, tmp_path):
     assert "No folder" in message
 
 
+def test_an_output_ending_in_a_separator_for_a_missing_folder_is_refused(
+    lettered_wave, tmp_path
+):
+    message = refused(
+        lettered_wave.pk, "--format", "csv", "--output", f"{tmp_path / 'dir'}/"
+    )
+
+    assert message == (
+        f"--output {tmp_path / 'dir'}/ names a folder, and there is no folder "
+        f"{tmp_path / 'dir'}; create it or give a file name, such as "
+        f"{tmp_path / 'dir' / f'wave{lettered_wave.pk}-microdata-en.csv'}."
+    )
+    assert list(tmp_path.iterdir()) == []
+    assert not AuditEvent.objects.exists()
+
+
 def test_an_output_that_is_a_folder_is_refused_naming_it(lettered_wave, tmp_path):
     message = refused(lettered_wave.pk, "--format", "csv", "--output", tmp_path)
 

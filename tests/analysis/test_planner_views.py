@@ -269,6 +269,8 @@ def test_interviewers_may_not_plan(interviewer_client, draft):
         ({"ratio": "0:1"}, "ratio"),
         ({"ratio": "two to one"}, "ratio"),
         ({"target": "0"}, "target"),
+        ({"target": "1e308"}, "target"),
+        ({"target": "1.5", "target_kind": "se"}, "target"),
         ({"target": "0.000001", "target_kind": "se"}, "target"),
         ({"alpha": "2"}, "alpha"),
         ({"total": "-5"}, "total"),
@@ -286,6 +288,20 @@ def test_bad_input_is_a_form_error_beside_its_field(
     form = page.context["form"]
     assert field in form.errors, form.errors
     assert page.context["tables"] is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [("mde", "An MDE of 1e-06"), ("se", "A standard error of 1e-06")],
+)
+def test_a_target_beyond_any_sample_is_refused_as_it_was_typed(
+    admin_client, demo_wave, draft, kind, words
+):
+    changes = {"target": "0.000001", "target_kind": kind}
+    page = admin_client.get(plan_url(draft), query(demo_wave, **changes))
+
+    (message,) = page.context["form"].errors["target"]
+    assert message.startswith(f"{words} needs more than 100,000,000 respondents")
 
 
 def test_a_source_wave_of_another_survey_is_refused(
@@ -356,6 +372,32 @@ def test_absurd_rehearsal_options_are_refused_and_no_job_is_saved(
 
     assert page.status_code == 200
     assert field in page.context["form"].errors
+    assert not EstimateJob.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"draws": "100001"}, "draws"),
+        ({"draws": "1e9"}, "draws"),
+        ({"seed": "-1"}, "seed"),
+        ({"seed": "99999999999999999999999"}, "seed"),
+        ({"deflators": "2"}, "deflators"),
+        ({"deflators": "nan"}, "deflators"),
+    ],
+)
+def test_a_refused_rehearsal_shows_the_plan_and_its_form_with_the_error(
+    admin_client, demo_wave, draft, options, field
+):
+    page = rehearse(admin_client, demo_wave, draft, **options)
+
+    assert page.status_code == 200
+    assert page.context["tables"] is not None
+    html = page.content.decode()
+    assert 'id="plan-strata"' in html and 'id="rehearse-form"' in html
+    (message,) = page.context["form"].errors[field]
+    rehearsal_form = html[html.index('id="rehearse-form"') :]
+    assert f'id="error_1_id_{field}"' in rehearsal_form, message
     assert not EstimateJob.objects.exists()
 
 

@@ -130,6 +130,10 @@ def test_the_rehearsal_is_the_same_twice_with_one_seed():
         ([*MINIMAL, "--ratio", "1-1"], "--ratio"),
         ([*MINIMAL, "--covariance", "0.9"], "--covariance"),
         ([*MINIMAL, "--target-se", "-1"], "--target-se"),
+        ([*MINIMAL, "--target-se", "1.5"], "--target-se"),
+        ([*MINIMAL, "--target-mde", "1e308"], "--target-mde"),
+        ([*MINIMAL, "--target-mde", "0"], "--target-mde"),
+        ([*MINIMAL, "--prevalence", "0.4"], "--prevalence"),
         ([*MINIMAL, "--simulate", "1"], "--simulate"),
         ([*MINIMAL, "--simulate", "10"], "--control-mean"),
         ([*MINIMAL, "--change"], "--change"),
@@ -143,6 +147,63 @@ def test_the_rehearsal_is_the_same_twice_with_one_seed():
 def test_bad_input_exits_2_naming_the_flag(args, flag):
     message = refused(*args)
     assert message.startswith(flag + ":"), message
+
+
+@pytest.mark.parametrize(
+    ("flag", "what"),
+    [("--target-se", "A target SE"), ("--target-mde", "A target MDE")],
+)
+def test_a_target_above_one_is_refused_as_a_difference_of_proportions(flag, what):
+    message = refused(*MINIMAL, flag, "2")
+
+    assert message == (
+        f"{flag}: {what} is a difference of proportions: it must be above 0 and at "
+        "most 1; got 2.0."
+    )
+
+
+@pytest.mark.parametrize(
+    ("flag", "words"),
+    [("--target-se", "A standard error of 1e-06"), ("--target-mde", "An MDE of 1e-06")],
+)
+def test_a_target_beyond_any_sample_is_refused_as_it_was_typed(flag, words):
+    message = refused(*MINIMAL, flag, "1e-6")
+
+    assert message == (
+        f"{flag}: {words} needs more than 100,000,000 respondents; choose a larger "
+        "target."
+    )
+
+
+def test_repeated_item_probabilities_are_read_together():
+    # Four items at 0.5 over two flags, as test_item_probabilities_keep_their_repeats
+    # gives them in one: control variance 1, SE = sqrt((1 + 0.25) / 500 + 1 / 500).
+    result = plan_json(
+        "--items", "4", "--item-probs", "0.5,0.5", "--item-probs", "0.5,0.5",
+        "--prevalence", "0.5", "--n", "1000",
+    )  # fmt: skip
+
+    assert result["overall"]["se"] == pytest.approx(math.sqrt(2.25 / 500), abs=1e-12)
+
+
+def test_repeated_strata_weights_and_prevalences_are_read_together():
+    split = [
+        "--items", "4", "--control-var", "0.9", "--control-mean", "2.76",
+        "--prevalence", "almaty=0.27,astana=0.29", "--prevalence", "other=0.64",
+        "--strata", "almaty=1000", "--strata", "astana=800,other=1200",
+        "--weights", "almaty=0.5,astana=0.4", "--weights", "other=1.8",
+    ]  # fmt: skip
+
+    assert plan_json(*split) == plan_json(*STRATA)
+
+
+def test_repeated_block_sizes_are_read_together():
+    rehearsal = ["--simulate", "20", "--seed", "3", "--control-mean", "2"]
+
+    split = plan_json(*MINIMAL, *rehearsal, "--block-sizes", "4", "--block-sizes", "6")
+    joined = plan_json(*MINIMAL, *rehearsal, "--block-sizes", "4,6")
+
+    assert split == joined
 
 
 def test_item_probabilities_keep_their_repeats():

@@ -196,6 +196,23 @@ def test_it_refuses_bad_input_with_status_two_and_a_sentence(flags, message):
     assert message in refused(*flags)
 
 
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--plan", "simple"],
+        ["--plan", "blocked", "--block-sizes", "4"],
+        ["--plan", "complete"],
+    ],
+    ids=["simple", "blocked", "complete"],
+)
+def test_it_refuses_an_n_above_the_limit_before_drawing_anything(flags):
+    message = refused(*flags, "--n", "10000000000")
+
+    assert message == (
+        "--n must be at most 1000000 slots per stratum; got 10000000000."
+    )
+
+
 def test_it_refuses_a_seed_out_of_range_with_status_two():
     with pytest.raises(CommandError) as raised:
         call_command("allocation_table", "--seed", "-1", "--plan", "simple", "--n", "4")

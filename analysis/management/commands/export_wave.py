@@ -1,6 +1,7 @@
 """python manage.py export_wave WAVE_ID --format csv|xlsx|dta [--language ru]
 [--output PATH]: a wave's microdata, with its codebook written beside it."""
 
+import os
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -47,6 +48,13 @@ def output_problem(text: str, format: str, default: str) -> str | None:
         return (
             f"--output {output} is a folder; give a file name, such as "
             f"{output / default}."
+        )
+    # Path drops a trailing separator, so without this check "reports/" for a
+    # missing folder would be written as a file named "reports".
+    if text.endswith(tuple(sep for sep in (os.sep, os.altsep) if sep)):
+        return (
+            f"--output {text} names a folder, and there is no folder {output}; "
+            f"create it or give a file name, such as {output / default}."
         )
     written_as = EXTENSIONS.get(output.suffix.lower())
     if written_as is not None and written_as != format:

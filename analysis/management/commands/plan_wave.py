@@ -77,16 +77,26 @@ def number(options, name: str, *, whole=False):
 
 
 def by_stratum(options, name: str, *, whole=False):
-    """``X`` (every stratum) or ``CODE=X,CODE=X`` (by code); None when absent."""
-    text = options[name]
-    if text is None:
+    """``X`` (every stratum) or ``CODE=X,CODE=X`` (by code); None when absent.
+
+    The flag may be repeated, as every flag taking several values: the codes of all
+    its repeats are read together. One value for every stratum is one value, so it
+    is refused when typed twice rather than the last one silently kept.
+    """
+    typed = options[name]
+    if typed is None:
         return None
     flag = "--" + name.replace("_", "-")
-    if "=" not in text:
-        return number(options, name, whole=whole)
+    if not any("=" in text for text in typed):
+        if len(typed) > 1:
+            fail(
+                flag,
+                _("give one value for every stratum once, or CODE=VALUE for each."),
+            )
+        return number({name: typed[0]}, name, whole=whole)
 
     values = {}
-    for part in each([text]):
+    for part in each(typed):
         code, sep, raw = part.partition("=")
         code = code.strip()
         if not sep or not code:
@@ -112,16 +122,24 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--items", help="J, the number of control items")
         parser.add_argument(
-            "--control-var", help="control count's variance: V, or CODE=V,..."
+            "--control-var",
+            action="append",
+            help="control count's variance: V, or CODE=V,...",
         )
         parser.add_argument(
-            "--control-mean", help="control count's mean: M, or CODE=M,..."
+            "--control-mean",
+            action="append",
+            help="control count's mean: M, or CODE=M,...",
         )
         parser.add_argument(
-            "--item-probs", help="control items' probabilities, independent: p1,p2,..."
+            "--item-probs",
+            action="append",
+            help="control items' probabilities, independent: p1,p2,...",
         )
         parser.add_argument(
-            "--prevalence", help="sensitive item's share: P, or CODE=P,..."
+            "--prevalence",
+            action="append",
+            help="sensitive item's share: P, or CODE=P,...",
         )
         parser.add_argument("--n", help="respondents in the wave, both arms")
         parser.add_argument(
@@ -137,8 +155,12 @@ class Command(BaseCommand):
             "--power", default=str(DEFAULT_POWER), help="power for the MDE"
         )
         parser.add_argument("--source-wave", help="id of the wave to plan from")
-        parser.add_argument("--strata", help="respondents per stratum: CODE=N,...")
-        parser.add_argument("--weights", help="design weight per stratum: CODE=W,...")
+        parser.add_argument(
+            "--strata", action="append", help="respondents per stratum: CODE=N,..."
+        )
+        parser.add_argument(
+            "--weights", action="append", help="design weight per stratum: CODE=W,..."
+        )
         parser.add_argument(
             "--contrast", action="append", help="A-B, or A-rest (A minus all others)"
         )
@@ -156,7 +178,9 @@ class Command(BaseCommand):
             "--allocation", default=BLOCKED, help=f"rehearsal: {', '.join(KINDS)}"
         )
         parser.add_argument(
-            "--block-sizes", help="blocked allocation: sizes such as 4,6"
+            "--block-sizes",
+            action="append",
+            help="blocked allocation: sizes such as 4,6",
         )
         parser.add_argument("--format", choices=["table", "json"], default="table")
 
@@ -188,7 +212,11 @@ class Command(BaseCommand):
                 )
             previous = source if options["change"] else None
             summary = plan_summary(
-                plan, contrasts=contrasts, previous=previous, target=target
+                plan,
+                contrasts=contrasts,
+                previous=previous,
+                target=target,
+                target_mde=number(options, "target_mde"),
             )
         except PlanningError as error:
             self.refuse(error, options)
@@ -276,7 +304,7 @@ class Command(BaseCommand):
             return split_total(total, source_shares(source))
 
         sizes, unsized = {}, []
-        for part in each([options["strata"]]):
+        for part in each(options["strata"]):
             code, sep, raw = part.partition("=")
             code = code.strip()
             if code in sizes or code in unsized:
@@ -307,7 +335,7 @@ class Command(BaseCommand):
         if options["item_probs"] is not None:
             item_probs = [
                 number({"item_probs": p}, "item_probs")
-                for p in each([options["item_probs"]])
+                for p in each(options["item_probs"])
             ]
         common = {
             "prevalence": by_stratum(options, "prevalence"),
@@ -345,7 +373,7 @@ class Command(BaseCommand):
         if options["block_sizes"] is not None:
             block_sizes = tuple(
                 number({"block_sizes": b}, "block_sizes", whole=True)
-                for b in each([options["block_sizes"]])
+                for b in each(options["block_sizes"])
             )
 
         def progress(done: int, total: int) -> None:

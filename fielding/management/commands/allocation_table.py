@@ -9,6 +9,7 @@ from fielding.sequences import (
     COMPLETE,
     KINDS,
     MAX_BLOCK_SIZE,
+    MAX_CHUNK,
     PlanError,
     allocation_table,
     parse_block_sizes,
@@ -88,6 +89,13 @@ class Command(BaseCommand):
         if n < 1:
             raise CommandError(
                 f"--n must be at least 1 slot per stratum; got {n}.", returncode=2
+            )
+        # The complete plan holds all --n slots in one chunk, so its limit is the
+        # limit for every plan: a table longer than that is never printed whole.
+        if n > MAX_CHUNK:
+            raise CommandError(
+                f"--n must be at most {MAX_CHUNK} slots per stratum; got {n}.",
+                returncode=2,
             )
 
         strata = several(options["strata"]) or [ALL_STRATA]
