@@ -20,6 +20,7 @@ from analysis.rscripts import r_script, reproducible, wave_facts
 from analysis.runner import jobs_revive
 from analysis.selectors import FIELDING_VARIABLES, wave_list_data
 from analysis.services import estimate_job_create
+from fielding.models import Respondent
 from survey.models import Wave
 from survey.roles import ADMINISTRATOR, ANALYST, role_required
 from survey.selectors import waves_for_analysis
@@ -31,10 +32,20 @@ analysts = role_required(ANALYST, ADMINISTRATOR)
 def wave_list(request):
     jobs = EstimateJob.objects.select_related("wave").order_by("-created_at")[:20]
     waves = list(waves_for_analysis())
+    answered = set(
+        Respondent.objects.filter(wave__in=waves)
+        .values_list("wave_id", flat=True)
+        .distinct()
+    )
     return render(
         request,
         "analysis/wave_list.html",
-        {"waves": waves, "with_earlier": waves_with_earlier(waves), "jobs": jobs},
+        {
+            "waves": waves,
+            "with_earlier": waves_with_earlier(waves),
+            "answered": answered,
+            "jobs": jobs,
+        },
     )
 
 

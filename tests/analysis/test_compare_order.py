@@ -137,3 +137,16 @@ def test_the_command_refuses_the_later_wave_as_earlier_with_exit_2(race_waves):
     assert "“race later”" in message and "is not the earlier wave" in message
     assert "give the earlier wave first" in message
     assert "later minus earlier" in compare(earlier.pk, later.pk)
+
+
+def test_a_wave_without_responses_offers_no_estimate_or_comparison(
+    analyst_client, demo_wave
+):
+    draft = Wave.objects.create(survey=demo_wave.survey, name="Next wave")
+
+    page = analyst_client.get(reverse("analysis:waves")).content.decode()
+
+    assert reverse("analysis:estimate", args=[demo_wave.pk]) in page
+    assert reverse("analysis:estimate", args=[draft.pk]) not in page
+    assert compare_url(draft) not in page
+    assert "No responses yet" in page
