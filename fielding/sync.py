@@ -187,7 +187,23 @@ def response_sync(
         result = known_response(token, item)
         if result is None:
             raise
+    if result == CONFLICT:
+        return SyncResult(uuid, result, conflict_errors())
     return SyncResult(uuid, result)
+
+
+def conflict_errors() -> dict[str, list[str]]:
+    """What a tablet shows beside a conflict: the stored version stays, this one waits
+    for an administrator. No field is named: the first version is kept as rows, not
+    as the tablet sent it, and the administrator compares the two when deciding."""
+    return {
+        "uuid": [
+            _(
+                "Another version of this interview was stored first; this one is "
+                "held for an administrator to decide."
+            )
+        ]
+    }
 
 
 def known_response(token: AccessToken, item: dict) -> str | None:

@@ -214,6 +214,7 @@ def test_the_same_uuid_with_another_count_is_a_conflict_and_the_first_stays(
     (respondent,) = synced(item)
     held = HeldSubmission.objects.get()
     assert result["result"] == "conflict"
+    assert "administrator" in result["errors"]["uuid"][0]
     assert respondent.assignments.get().response.count == 1
     assert (held.kind, str(held.uuid), held.payload["count"]) == (
         "conflict",
