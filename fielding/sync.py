@@ -22,6 +22,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -234,8 +235,7 @@ def chunk_store(
     """Store ``items`` in one transaction if every one is new and valid; else store
     nothing and return None, for the caller to go one response at a time.
 
-    The slots are locked in the order of their ids, so two requests sending the
-    same slots queue rather than deadlock. The rows go in with ``bulk_create``,
+    The rows go in with ``bulk_create``,
     which skips the models' closed-wave guard: the waves' status is read again
     under their share locks just before, which the guard would have done.
     """
@@ -245,16 +245,8 @@ def chunk_store(
         return None
     try:
         with transaction.atomic():
-            slots = {
-                slot.pk: slot
-                for slot in AllocationSlot.objects.select_for_update(of=("self",))
-                .select_related("wave__survey", "stratum", "experiment")
-                .prefetch_related("experiment__lists")
-                .filter(pk__in=[i for i in slot_ids if abs(i) < 2**63])
-                .order_by("pk")
-            }
-            for wave_id in sorted({slot.wave_id for slot in slots.values()}):
-                wave_share_lock(wave_id)
+            slots = {slot.pk: slot for slot in slots_locked(slot_ids)}
+            waves_share_lock({slot.wave_id for slot in slots.values()})
             if Respondent.objects.filter(client_uuid__in=uuids).exists():
                 return None
             rows = []
@@ -277,14 +269,9 @@ def chunk_store(
 
 def response_store(token: AccessToken, item: dict, lookups: Lookups) -> str:
     """Check one response against its slot and store it (inside the caller's atomic)."""
-    slot = (
-        AllocationSlot.objects.select_for_update(of=("self",))
-        .select_related("wave__survey", "stratum", "experiment")
-        .filter(pk=item["slot"])
-        .first()
-    )
+    slot = slots_locked([item["slot"]]).first()
     if slot is not None:
-        wave_share_lock(slot.wave_id)
+        waves_share_lock({slot.wave_id})
     known = known_response(token, item)
     if known is not None:
         return known
@@ -410,18 +397,33 @@ def slots_mark_used(slots: list[AllocationSlot]) -> None:
         cursor.executemany(sql, rows)
 
 
-def wave_share_lock(wave_id: int) -> None:
-    """Hold the wave's row against closing until this transaction ends.
+def slots_locked(ids: list) -> QuerySet:
+    """The slots of ``ids`` with what checking a response on them reads, locked for
+    update in the order of their ids (so two requests sending the same slots queue
+    rather than deadlock). Ids that are not database integers match nothing."""
+    ids = [i for i in ids if type(i) is int and abs(i) < 2**63]
+    return (
+        AllocationSlot.objects.select_for_update(of=("self",))
+        .select_related("wave__survey", "stratum", "experiment")
+        .prefetch_related("experiment__lists")
+        .filter(pk__in=ids)
+        .order_by("pk")
+    )
+
+
+def waves_share_lock(wave_ids: set[int]) -> None:
+    """Hold the waves' rows against closing until this transaction ends.
 
     Closing takes the row for update, so it waits for the responses being stored
     and they wait for it; responses of the same wave share the lock and are stored
     side by side. SQLite's transactions take the whole database, so there is
     nothing to add there.
     """
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and wave_ids:
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT 1 FROM survey_wave WHERE id = %s FOR SHARE", [wave_id]
+                "SELECT 1 FROM survey_wave WHERE id = ANY(%s) ORDER BY id FOR SHARE",
+                [sorted(wave_ids)],
             )
 
 

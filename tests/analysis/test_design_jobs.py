@@ -211,7 +211,9 @@ def test_several_items_equal_the_estimate_command_on_the_file(multi_wave):
     assert set(result["statuses"]) == {"control", "race", "affirm"}
 
 
-def test_the_list_and_direct_question_match_the_r_package(db):
+def combined_list1_wave() -> Wave:
+    """List 1 of combinedListExps with its direct question: the rows with
+    directsfirst == 1 and no missing value, as R's example uses them."""
     kept = [
         row
         for row in csv_rows("combinedListExps.csv")
@@ -225,13 +227,17 @@ def test_the_list_and_direct_question_match_the_r_package(db):
         }
         for row in kept
     ]
-    wave = build_wave(
+    return build_wave(
         "combined",
         records,
         lists=(("A", 4),),
         questions=[("direct1", CovariateQuestion.CODED, ["1", "0"])],
         direct="direct1",
     )
+
+
+def test_the_list_and_direct_question_match_the_r_package(db):
+    wave = combined_list1_wave()
 
     result = run(wave, direct=True).result
 

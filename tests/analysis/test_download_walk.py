@@ -21,7 +21,12 @@ from survey.demo import demo_load, pilot_wave_create
 from survey.models import CovariateQuestion, ListExperiment, Wave
 from survey.services import wave_open
 from tests.analysis.test_comparison import split_race_waves
-from tests.analysis.test_design_jobs import build_wave, csv_rows, double_records
+from tests.analysis.test_design_jobs import (
+    build_wave,
+    combined_list1_wave,
+    csv_rows,
+    double_records,
+)
 from tests.analysis.test_planner_views import plan_url, query
 from tests.conftest import RACE_CSV, RACE_SPEC, import_csv
 
@@ -86,26 +91,7 @@ def double_job(client):
 
 
 def direct_job(client):
-    kept = [
-        row
-        for row in csv_rows("combinedListExps.csv")
-        if row["directsfirst"] == "1" and all(v != "" for v in row.values())
-    ]
-    records = [
-        {
-            "arm": "treatment" if row["list1treat"] == "1" else "control",
-            "count": int(row["list1N"]),
-            "answers": {"direct1": row["direct1"]},
-        }
-        for row in kept
-    ]
-    wave = build_wave(
-        "combined",
-        records,
-        lists=(("A", 4),),
-        questions=[("direct1", CovariateQuestion.CODED, ["1", "0"])],
-        direct="direct1",
-    )
+    wave = combined_list1_wave()
     return run(estimate_job_create(wave=wave, by=["direct1"], direct=True))
 
 

@@ -17,12 +17,11 @@ used once.
 from __future__ import annotations
 
 import statistics
-import threading
 import time
 
 import numpy as np
 
-from tests.benchmarks.common import say
+from tests.benchmarks.common import all_at_once, say
 
 CLIENTS = 32
 PER_CLIENT = 25
@@ -37,11 +36,9 @@ def allocate_all(wave, places, clients: int, per_client: int) -> dict:
     from fielding.allocation import respondent_register, slot_allocate
 
     latencies, slots, errors = [], [], []
-    start = threading.Barrier(clients + 1)
 
     def client(index: int):
         try:
-            start.wait()
             for n in range(per_client):
                 began = time.perf_counter()
                 respondent = respondent_register(
@@ -58,14 +55,7 @@ def allocate_all(wave, places, clients: int, per_client: int) -> dict:
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    start.wait()
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - began
+    elapsed = all_at_once(client, [(i,) for i in range(clients)])
     if errors:
         raise AssertionError(f"{len(errors)} clients failed, first: {errors[0]}")
     return {"seconds": elapsed, "latencies": latencies, "slots": slots}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import os
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -130,3 +131,22 @@ def load_average() -> float:
 
 def say(text: str) -> None:
     print(text, flush=True)
+
+
+def all_at_once(work: Callable[..., object], jobs: list[tuple]) -> float:
+    """Run ``work(*job)`` in a thread per job, all released together, and return the
+    seconds from their release to the end of the last one."""
+    start = threading.Barrier(len(jobs) + 1)
+
+    def released(*args):
+        start.wait()
+        work(*args)
+
+    threads = [threading.Thread(target=released, args=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - began

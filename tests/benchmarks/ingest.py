@@ -23,7 +23,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
 
@@ -37,6 +36,7 @@ from tests.benchmarks.common import (
     PLACE_OF_REGION,
     ROOT,
     J,
+    all_at_once,
     csv_path,
     rounded,
     say,
@@ -167,12 +167,10 @@ def sent(item: dict) -> dict:
 def api_round(server: Server, clients: list[tuple[str, list[dict]]]) -> dict:
     """Every client posts its batches one after another, all clients at once."""
     latencies, failures = [], []
-    start = threading.Barrier(len(clients) + 1)
 
     def client(raw: str, items: list[dict]):
         session = requests.Session()
         session.headers["Authorization"] = f"Token {raw}"
-        start.wait()
         for first in range(0, len(items), BATCH):
             batch = [sent(item) for item in items[first : first + BATCH]]
             began = time.perf_counter()
@@ -188,14 +186,7 @@ def api_round(server: Server, clients: list[tuple[str, list[dict]]]) -> dict:
             if [r["result"] for r in results] != ["created"] * len(batch):
                 failures.append(f"{reply.status_code}: {reply.text[:300]}")
 
-    threads = [threading.Thread(target=client, args=job) for job in clients]
-    for thread in threads:
-        thread.start()
-    start.wait()
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - began
+    elapsed = all_at_once(client, clients)
     if failures:
         raise AssertionError(f"{len(failures)} batches failed, first: {failures[0]}")
     stored = sum(len(items) for _raw, items in clients)
